@@ -1,0 +1,1 @@
+"""Lightning callbacks: NetScore logging and Optuna pruning."""

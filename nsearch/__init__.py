@@ -1,0 +1,20 @@
+"""nsearch: NetScore for PyTorch Lightning, and an Optuna search for small image classifiers.
+
+Units everywhere: accuracy in percent, parameters in millions, MACs in billions (GMACs).
+"""
+
+from __future__ import annotations
+
+from nsearch.complexity import Complexity, count_complexity, count_params
+from nsearch.metrics import information_density, netscore
+from nsearch.pareto import pareto_front
+
+__all__ = [
+    "Complexity",
+    "count_complexity",
+    "count_params",
+    "information_density",
+    "netscore",
+    "pareto_front",
+]
+__version__ = "0.1.0"

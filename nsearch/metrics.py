@@ -1,0 +1,87 @@
+"""NetScore and information density: plain math on numbers, in stated units.
+
+NetScore (Wong, 2018, "NetScore: Towards Universal Metrics for Large-scale Performance Analysis
+of Deep Neural Networks for Practical On-Device Edge Usage") balances accuracy against size and
+compute::
+
+    NetScore = 20 * log10(a**alpha / (p**beta * m**gamma))
+
+with ``a`` the top-1 accuracy in percent, ``p`` the parameter count in millions and ``m`` the
+multiply-accumulate operations (MACs) for one input at inference, in billions (GMACs). One MAC is
+one fused multiply-add; FLOPs as most tools print them are 2 x MACs. With these units the ImageNet
+CNNs score about 50-80; changing a unit adds the same constant to every score.
+
+Information density (Canziani et al., 2016) is accuracy per parameter: ``a / p`` in percent per
+million parameters.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["information_density", "netscore"]
+
+
+def _check_positive(name: str, value: float, allowed: str, upper: float = math.inf) -> float:
+    value = float(value)
+    if not math.isfinite(value) or value <= 0 or value > upper:
+        raise ValueError(f"`{name}` must be {allowed}, got {value!r}.")
+    return value
+
+
+def _check_accuracy(accuracy_percent: float) -> float:
+    return _check_positive(
+        "accuracy_percent", accuracy_percent, "a top-1 accuracy in percent, in (0, 100]", 100.0
+    )
+
+
+def netscore(
+    accuracy_percent: float,
+    params_millions: float,
+    gmacs: float,
+    *,
+    alpha: float = 2.0,
+    beta: float = 0.5,
+    gamma: float = 0.5,
+) -> float:
+    """NetScore of a network, in decibels.
+
+    Args:
+        accuracy_percent: top-1 accuracy in percent, in (0, 100].
+        params_millions: parameter count in millions, > 0.
+        gmacs: multiply-accumulates for one input at inference, in billions, > 0.
+        alpha: exponent of accuracy (the paper's 2).
+        beta: exponent of parameters (the paper's 0.5).
+        gamma: exponent of MACs (the paper's 0.5).
+
+    Raises:
+        ValueError: if a value is outside its range, NaN or infinite.
+
+    Example::
+
+        >>> round(netscore(71.878, 3.504872, 0.301), 2)  # torchvision MobileNetV2 IMAGENET1K_V1
+        74.03
+    """
+    a = _check_accuracy(accuracy_percent)
+    p = _check_positive("params_millions", params_millions, "a parameter count in millions, > 0")
+    m = _check_positive("gmacs", gmacs, "multiply-accumulates in billions (GMACs), > 0")
+    for name, exponent in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
+        if not math.isfinite(exponent):
+            raise ValueError(f"`{name}` must be a finite number, got {exponent!r}.")
+    return 20.0 * (alpha * math.log10(a) - beta * math.log10(p) - gamma * math.log10(m))
+
+
+def information_density(accuracy_percent: float, params_millions: float) -> float:
+    """Accuracy per parameter, in percent per million parameters (Canziani et al., 2016).
+
+    Raises:
+        ValueError: if a value is outside its range, NaN or infinite.
+
+    Example::
+
+        >>> round(information_density(71.878, 3.504872), 2)
+        20.51
+    """
+    a = _check_accuracy(accuracy_percent)
+    p = _check_positive("params_millions", params_millions, "a parameter count in millions, > 0")
+    return a / p
