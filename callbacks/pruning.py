@@ -1,0 +1,74 @@
+"""OptunaPruning: report a monitored value to an Optuna trial and stop the run when it is pruned."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from nsearch.callbacks._compat import CALLBACK_BASES
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = ["OptunaPruning"]
+
+
+class OptunaPruning(*CALLBACK_BASES):  # type: ignore[misc]
+    """Report ``monitor`` to an Optuna trial after each validation epoch; stop when it is pruned.
+
+    Works with either Lightning distribution (optuna-integration's callback needs ``lightning``).
+    When the trial's pruner says so, the callback sets ``trainer.should_stop``, lets the epoch end
+    cleanly (checkpoints and logs are written), and ``trainer.fit`` then raises
+    :class:`optuna.TrialPruned`, which Optuna records as a pruned trial. The step reported is the
+    epoch number.
+
+    Args:
+        trial: the running trial of a single-objective study (Optuna cannot prune
+            multi-objective ones).
+        monitor: the logged metric to report, ``netscore`` (from :class:`NetScoreCallback`) by
+            default.
+
+    Raises:
+        ValueError: if ``trial`` belongs to a multi-objective study.
+        RuntimeError: at a validation end, if ``monitor`` was not logged.
+    """
+
+    def __init__(self, trial: optuna.Trial, monitor: str = "netscore") -> None:
+        super().__init__()
+        if len(trial.study.directions) != 1:
+            raise ValueError(
+                f"OptunaPruning needs a single-objective study, but the trial's study has "
+                f"{len(trial.study.directions)} objectives; Optuna cannot prune those."
+            )
+        self.trial = trial
+        self.monitor = monitor
+        self.pruned_at_epoch: int | None = None
+
+    def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
+        if trainer.sanity_checking:
+            return
+        metrics = trainer.callback_metrics
+        if self.monitor not in metrics:
+            raise RuntimeError(
+                f"OptunaPruning could not find the monitored metric `{self.monitor}`; the logged "
+                f"metrics are: {', '.join(sorted(metrics)) or 'none'}."
+            )
+        value = float(metrics[self.monitor])
+        epoch = trainer.current_epoch
+        prune = False
+        if trainer.is_global_zero:  # one report per epoch, whatever the number of processes
+            if math.isfinite(value):  # NaN and -inf (accuracy 0) are not reported
+                self.trial.report(value, step=epoch)
+            prune = self.trial.should_prune()
+        should_prune = trainer.strategy.reduce_boolean_decision(prune, all=False)
+        if should_prune:
+            self.pruned_at_epoch = epoch
+            trainer.should_stop = True
+
+    def on_fit_end(self, trainer: Any, pl_module: Any) -> None:
+        if self.pruned_at_epoch is not None:
+            import optuna
+
+            raise optuna.TrialPruned(
+                f"Trial {self.trial.number} pruned at epoch {self.pruned_at_epoch}."
+            )
