@@ -1,0 +1,129 @@
+"""The LightningModule that trains any model a search space builds."""
+
+from __future__ import annotations
+
+from itertools import islice
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["Classifier", "recalibrate_batchnorm"]
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: nn.Module, batches: Any, max_batches: int) -> None:
+    """Re-estimate BatchNorm running statistics from ``max_batches`` training batches.
+
+    Short training leaves running statistics that lag behind the weights, and eval-mode accuracy
+    can then sit near chance while training accuracy is fine. This resets them and takes an exact
+    average (``momentum=None``) over fresh batches; the train/eval flags come back as they were.
+    """
+    norms: list[Any] = [
+        m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+    ]
+    if not norms or max_batches <= 0:
+        return
+    flags = {m: m.training for m in model.modules()}
+    momenta = [m.momentum for m in norms]
+    try:
+        model.train()
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None
+        device = next(model.parameters()).device
+        for x, _ in islice(batches, max_batches):
+            model(x.to(device, non_blocking=True))
+    finally:
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        for m, training in flags.items():
+            m.training = training
+
+
+class Classifier(pl.LightningModule):
+    """Cross-entropy classification of any ``nn.Module``, tuned for short CPU budgets.
+
+    SGD with Nesterov momentum under a one-cycle schedule over the whole run (so a 3-epoch budget
+    still anneals), ``channels_last`` memory format (about 1.8x faster on CPU), and BatchNorm
+    statistics re-estimated before each validation so eval-mode accuracy is true after short
+    training. Logs ``train_loss`` and ``train_acc`` per epoch, ``val_loss`` and ``val_acc`` (a
+    fraction), and ``test_acc``.
+
+    Args:
+        model: the network; it takes ``N x C x H x W`` images and returns class logits.
+        lr: peak learning rate of the one-cycle schedule.
+        weight_decay: L2 weight decay.
+        label_smoothing: of the cross-entropy loss.
+        bn_recalibration_batches: training batches used to re-estimate BatchNorm statistics before
+            each validation (0 to turn it off).
+        channels_last: train in ``channels_last`` memory format.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        lr: float = 0.1,
+        weight_decay: float = 5e-5,
+        label_smoothing: float = 0.0,
+        bn_recalibration_batches: int = 10,
+        channels_last: bool = True,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["model"])
+        self.lr, self.weight_decay, self.label_smoothing = lr, weight_decay, label_smoothing
+        self.bn_recalibration_batches, self.channels_last = bn_recalibration_batches, channels_last
+        self.model = model.to(memory_format=torch.channels_last) if channels_last else model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.model(x)
+
+    def _step(self, batch: Any, stage: str) -> torch.Tensor:
+        x, y = batch
+        logits = self(x)
+        loss = F.cross_entropy(logits, y, label_smoothing=self.label_smoothing)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"The {stage} loss is {loss.item()}.")
+        accuracy = (logits.argmax(1) == y).float().mean()
+        on_step = stage == "train"
+        self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, batch_size=len(y))
+        self.log(f"{stage}_acc", accuracy, on_step=False, on_epoch=True, batch_size=len(y),
+                 prog_bar=not on_step)  # fmt: skip
+        return loss
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def on_validation_epoch_start(self) -> None:
+        if self.trainer.sanity_checking or self.trainer.train_dataloader is None:
+            return
+        recalibrate_batchnorm(
+            self.model, self.trainer.train_dataloader, self.bn_recalibration_batches
+        )
+
+    def configure_optimizers(self) -> Any:
+        optimizer = torch.optim.SGD(
+            self.parameters(),
+            lr=self.lr,
+            momentum=0.9,
+            nesterov=True,
+            weight_decay=self.weight_decay,
+        )
+        schedule = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer,
+            max_lr=self.lr,
+            total_steps=max(1, int(self.trainer.estimated_stepping_batches)),
+            pct_start=0.25,
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
