@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Union
 
 from nsearch.callbacks._compat import CALLBACK_BASES
 
@@ -11,6 +12,8 @@ if TYPE_CHECKING:
     import optuna
 
 __all__ = ["OptunaPruning"]
+
+Monitor = Union[str, Callable[[Mapping[str, Any]], float]]  # noqa: UP007 (a runtime alias)
 
 
 class OptunaPruning(*CALLBACK_BASES):  # type: ignore[misc]
@@ -26,14 +29,14 @@ class OptunaPruning(*CALLBACK_BASES):  # type: ignore[misc]
         trial: the running trial of a single-objective study (Optuna cannot prune
             multi-objective ones).
         monitor: the logged metric to report, ``netscore`` (from :class:`NetScoreCallback`) by
-            default.
+            default, or a function of ``trainer.callback_metrics`` that returns the value.
 
     Raises:
         ValueError: if ``trial`` belongs to a multi-objective study.
         RuntimeError: at a validation end, if ``monitor`` was not logged.
     """
 
-    def __init__(self, trial: optuna.Trial, monitor: str = "netscore") -> None:
+    def __init__(self, trial: optuna.Trial, monitor: Monitor = "netscore") -> None:
         super().__init__()
         if len(trial.study.directions) != 1:
             raise ValueError(
@@ -48,12 +51,15 @@ class OptunaPruning(*CALLBACK_BASES):  # type: ignore[misc]
         if trainer.sanity_checking:
             return
         metrics = trainer.callback_metrics
-        if self.monitor not in metrics:
+        if callable(self.monitor):
+            value = float(self.monitor(metrics))
+        elif self.monitor in metrics:
+            value = float(metrics[self.monitor])
+        else:
             raise RuntimeError(
                 f"OptunaPruning could not find the monitored metric `{self.monitor}`; the logged "
                 f"metrics are: {', '.join(sorted(metrics)) or 'none'}."
             )
-        value = float(metrics[self.monitor])
         epoch = trainer.current_epoch
         prune = False
         if trainer.is_global_zero:  # one report per epoch, whatever the number of processes

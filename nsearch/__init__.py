@@ -18,3 +18,12 @@ __all__ = [
     "pareto_front",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    # The search pulls in Lightning and Optuna; import it only when it is asked for.
+    if name in ("run_study", "SearchSettings"):
+        from nsearch import study
+
+        return getattr(study, name)
+    raise AttributeError(f"module 'nsearch' has no attribute {name!r}")

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-__all__ = ["CONVENTIONS", "Complexity", "count_complexity", "count_params"]
+__all__ = ["CONVENTIONS", "Complexity", "clear_cache", "count_complexity", "count_params"]
 
 Convention = Literal["torchvision", "fvcore"]
 CONVENTIONS: tuple[str, ...] = ("torchvision", "fvcore")
@@ -75,6 +75,11 @@ class Complexity:
 
 _CACHE_SIZE = 256
 _cache: OrderedDict[str, Complexity] = OrderedDict()
+
+
+def clear_cache() -> None:
+    """Forget every cached count (the next count of each architecture traces it again)."""
+    _cache.clear()
 
 
 def count_params(model: nn.Module) -> int:

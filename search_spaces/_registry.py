@@ -26,6 +26,8 @@ class SearchSpace:
         build: ``build(config, *, in_channels, num_classes, input_size) -> nn.Module``, pure and
             deterministic in the architecture (weights follow torch's random state).
         description: one line for ``--help``.
+        smallest: the config of the space's cheapest network, if it has one; budgets that it
+            exceeds are refused before a search starts.
     """
 
     name: str
@@ -33,6 +35,7 @@ class SearchSpace:
     suggest: Callable[[optuna.Trial], Any]
     build: Callable[..., nn.Module]
     description: str = ""
+    smallest: Any = None
 
     def config_from_params(self, params: Mapping[str, Any]) -> Any:
         """The config of a trial from its stored parameters (or a config's ``asdict``)."""

@@ -123,6 +123,7 @@ SPACE = register_space(
         config_type=MobileNetConfig,
         suggest=suggest,
         build=build,
+        smallest=MobileNetConfig(width=WIDTH_RANGE[0], depth=DEPTH_RANGE[0]),
         description="MobileNetV2 inverted residuals; width 0.25-1.0, depth 0.25-1.0.",
     )
 )

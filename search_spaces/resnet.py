@@ -4,8 +4,9 @@ width and depth.
 torchvision's ``ResNet`` fixes stage widths at 64-128-256-512; this space scales them with a
 width multiplier (rounded to multiples of 8) and scales the blocks per stage (ResNet-18's 2-2-2-2)
 with a depth multiplier, never below one block. Inputs below 128 pixels get a 3x3 stride-1 stem
-without max pooling (28x28 ends at 4x4); larger inputs keep torchvision's 7x7 stride-2 stem and
-max pooling.
+without max pooling and downsample in the first three stages instead of the last three (28x28 ends
+at 4x4, with under half the MACs of CIFAR-style strides); larger inputs keep torchvision's 7x7
+stride-2 stem, max pooling and strides (total 32).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 STAGE_WIDTHS = (64, 128, 256, 512)
 STAGE_BLOCKS = {"basic": (2, 2, 2, 2), "bottleneck": (3, 4, 6, 3)}  # ResNet-18, ResNet-50
 BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
+STAGE_STRIDES = (1, 2, 2, 2)
+SMALL_INPUT_STRIDES = (2, 2, 2, 1)
 WIDTH_RANGE = (0.125, 0.5)
 DEPTH_RANGE = (0.5, 1.5)
 
@@ -81,8 +84,8 @@ class ResNet(nn.Module):
                 nn.MaxPool2d(3, stride=2, padding=1),
             ]
         layers = [nn.Sequential(*stem)]
-        for stage, (width, blocks) in enumerate(zip(widths, STAGE_BLOCKS[config.block])):
-            stride = 1 if stage == 0 else 2
+        strides = SMALL_INPUT_STRIDES if is_small(input_size) else STAGE_STRIDES
+        for width, blocks, stride in zip(widths, STAGE_BLOCKS[config.block], strides):
             stage_blocks: list[nn.Module] = []
             for i in range(scaled_depth(blocks, config.depth)):
                 downsample = None
@@ -125,6 +128,7 @@ SPACE = register_space(
         config_type=ResNetConfig,
         suggest=suggest,
         build=build,
+        smallest=ResNetConfig(width=WIDTH_RANGE[0], depth=DEPTH_RANGE[0]),
         description="ResNet stages of BasicBlocks; width 0.125-0.5, depth 0.5-1.5.",
     )
 )

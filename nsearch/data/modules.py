@@ -267,6 +267,8 @@ class ImageDataModule(pl.LightningDataModule):
         self.flip, self.train_limit, self.image_size = flip, train_limit, image_size
         self._tensors: dict[str, torch.Tensor] | None = None
         self.classes: tuple[str, ...] = ()
+        # Per-channel mean and std of the training split's pixel values (0-255), once loaded.
+        self.mean = self.std = torch.empty(0)
 
     def _load(self) -> dict[str, torch.Tensor]:
         if self._tensors is not None:
@@ -283,8 +285,8 @@ class ImageDataModule(pl.LightningDataModule):
         if self.train_limit is not None:
             train = train[: self.train_limit]
         reference = torch.from_numpy(splits.train_images[train]).float()
-        mean = reference.mean(dim=(0, 2, 3), keepdim=True)
-        std = reference.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
+        self.mean = mean = reference.mean(dim=(0, 2, 3), keepdim=True)
+        self.std = std = reference.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
 
         def to_tensor(images: np.ndarray) -> torch.Tensor:
             return (
