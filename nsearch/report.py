@@ -97,7 +97,8 @@ def plot_pareto(
         ax.plot(best["gmacs"], best["accuracy_percent"], "*", color="gold", mec="k", ms=18,
                 label=f"best feasible NetScore (#{best['trial']})")  # fmt: skip
     ax.axhline(min_accuracy, color="grey", ls=":", label=f"accuracy floor {min_accuracy:g} %")
-    ax.set_xscale("log")
+    if done:
+        ax.set_xscale("log")
     ax.set_xlabel("GMACs per image (conv + linear + matmul)")
     ax.set_ylabel("validation accuracy (%)")
     ax.set_title("Search results: accuracy vs MACs, point area ~ parameters")

@@ -16,16 +16,21 @@ from __future__ import annotations
 import copy
 import os
 import socket
+import warnings
 from typing import Any
 
 import optuna
-from optuna.storages import JournalStorage, RDBStorage, RetryFailedTrialCallback
+from optuna.storages import JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
 __all__ = ["fail_orphaned_trials", "open_storage", "redact", "worker_id"]
 
 MAX_RETRY = 1
+# Renamed in Optuna 4.9; the old name still works, with a warning.
+RetryCallback: Any = getattr(
+    optuna.storages, "RetryHeartbeatStaleTrialCallback", optuna.storages.RetryFailedTrialCallback
+)
 
 
 def redact(url: str) -> str:
@@ -61,27 +66,32 @@ def open_storage(url: str, *, heartbeat_seconds: int = 30) -> optuna.storages.Ba
             f"postgresql://user:password@host:5432/db or journal:study.journal, got {url!r}."
         )
     import sqlalchemy.exc
+    from sqlalchemy.engine import make_url
 
+    try:
+        make_url(url)
+    except (sqlalchemy.exc.ArgumentError, ValueError):
+        raise ValueError(f"`--storage` {redact(url)!r} is not a valid database URL.") from None
     engine_kwargs: dict[str, Any] = (
         {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
     )
     if url.startswith("postgresql"):
         engine_kwargs["connect_args"] = {"connect_timeout": 10}
     try:
-        return RDBStorage(
-            url,
-            engine_kwargs=engine_kwargs,
-            heartbeat_interval=heartbeat_seconds,
-            grace_period=3 * heartbeat_seconds,
-            heartbeat_stale_trial_callback=RetryFailedTrialCallback(max_retry=MAX_RETRY),
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return RDBStorage(
+                url,
+                engine_kwargs=engine_kwargs,
+                heartbeat_interval=heartbeat_seconds,
+                grace_period=3 * heartbeat_seconds,
+                heartbeat_stale_trial_callback=RetryCallback(max_retry=MAX_RETRY),
+            )
     except ImportError as error:
         raise ValueError(
             f"The storage {redact(url)} needs a database driver that is not installed "
             f"({error}); for PostgreSQL, pip install 'nsearch[postgres]'."
         ) from None
-    except sqlalchemy.exc.ArgumentError:
-        raise ValueError(f"`--storage` {redact(url)!r} is not a valid database URL.") from None
     except sqlalchemy.exc.SQLAlchemyError as error:
         reason = str(getattr(error, "orig", error)).strip().splitlines()[0]
         raise ValueError(
@@ -110,20 +120,24 @@ def fail_orphaned_trials(study: optuna.Study) -> list[int]:
     """
     host = socket.gethostname()
     failed = []
-    retry = RetryFailedTrialCallback(max_retry=MAX_RETRY)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        retry = RetryCallback(max_retry=MAX_RETRY)
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         owner = trial.user_attrs.get("worker", "")
         owner_host, _, pid = owner.rpartition(":")
         if owner_host != host or not pid.isdigit() or _alive(int(pid)):
             continue
+        # Optuna has no public call to finish another process's trial; its own
+        # `fail_stale_trials` goes through the storage in the same way.
         try:
+            study._storage.set_trial_user_attr(
+                trial._trial_id, "status", f"failed: its worker ({owner}) stopped"
+            )
             if not study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
                 continue
         except optuna.exceptions.UpdateFinishedTrialError:
             continue  # another worker got there first
-        study._storage.set_trial_user_attr(
-            trial._trial_id, "status", f"failed: its worker ({owner}) stopped"
-        )
         retry(study, copy.deepcopy(study._storage.get_trial(trial._trial_id)))
         failed.append(trial.number)
     return failed

@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import signal
 import time
 import warnings
@@ -212,20 +213,20 @@ class Objective:
             )
         start = time.perf_counter()
         pruned: optuna.TrialPruned | None = None
-        with quiet_lightning():
-            trainer = pl.Trainer(
-                max_epochs=s.epochs,
-                accelerator="auto",
-                devices=1,
-                callbacks=callbacks,
-                logger=pl.loggers.CSVLogger(self.out / "logs", name=f"trial_{trial.number:04d}"),
-                enable_progress_bar=False,
-                enable_model_summary=False,
-                num_sanity_val_steps=0,
-                log_every_n_steps=10,
-            )
+        trainer = None
         try:
             with quiet_lightning():
+                trainer = pl.Trainer(
+                    max_epochs=s.epochs,
+                    accelerator="auto",
+                    devices=1,
+                    callbacks=callbacks,
+                    logger=pl.loggers.CSVLogger(self.out / "logs", name=folder.name),
+                    enable_progress_bar=False,
+                    enable_model_summary=False,
+                    num_sanity_val_steps=0,
+                    log_every_n_steps=10,
+                )
                 trainer.fit(Classifier(model, lr=s.lr), datamodule=self.data)
         except optuna.TrialPruned as error:
             pruned = error
@@ -233,7 +234,7 @@ class Objective:
             trial.set_user_attr("status", f"failed: {error}")
             raise
         except SystemExit as error:
-            if not trainer.interrupted:
+            if trainer is None or not trainer.interrupted:
                 raise
             # Lightning answers Ctrl-C with a graceful shutdown, then exit(1) with SIGINT ignored;
             # turn it back into the KeyboardInterrupt that Optuna and the caller expect.
@@ -338,7 +339,14 @@ def check_budgets_admit_something(settings: SearchSettings, data: ImageDataModul
 
 
 def finished_trials(study: optuna.Study) -> int:
-    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+    """Trials that count towards ``--trials``: complete, pruned, and failed without a retry (a
+    NaN loss); a trial that lost its worker counts through its retry instead."""
+    trials = study.get_trials(deepcopy=False)
+    retried = {t.system_attrs["failed_trial"] for t in trials if "failed_trial" in t.system_attrs}
+    done = (TrialState.COMPLETE, TrialState.PRUNED)
+    return sum(
+        t.state in done or (t.state == TrialState.FAIL and t.number not in retried) for t in trials
+    )
 
 
 def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
@@ -578,8 +586,7 @@ def run_study(
     storage_url = resolve_storage(out, storage, settings.workers)
     study_name = study_name or default_study_name(settings)
     check_budgets_admit_something(settings, data)
-    study = create_study(settings, open_storage(storage_url, heartbeat_seconds=settings.heartbeat),
-                         study_name)  # fmt: skip
+    created = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".nsearch-write-test"
@@ -587,6 +594,13 @@ def run_study(
         probe.unlink()
     except OSError as error:
         raise ValueError(f"`--out` {str(out)!r} cannot be written: {error.strerror}.") from None
+    try:
+        storage_object = open_storage(storage_url, heartbeat_seconds=settings.heartbeat)
+        study = create_study(settings, storage_object, study_name)
+    except BaseException:
+        if created:  # leave no trace of a run that never started
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     write_run_file(out, settings, storage_url, study_name, data)
     remaining = settings.trials - finished_trials(study)
     interrupted = False

@@ -145,7 +145,11 @@ def test_counting_leaves_the_module_hook_as_it_was(tmp_path: Path) -> None:
     Tiny = tiny_module_class("pytorch_lightning")
     module = Tiny()
     trainer = trainer_class("pytorch_lightning")(
-        max_epochs=1, logger=False, callbacks=[NetScoreCallback()], **TRAINER_DEFAULTS
+        max_epochs=1,
+        logger=False,
+        default_root_dir=tmp_path,
+        callbacks=[NetScoreCallback()],
+        **TRAINER_DEFAULTS,
     )
     trainer.fit(module)
     assert "on_validation_epoch_end" not in vars(module)

@@ -50,34 +50,27 @@ class Splits:
     classes: tuple[str, ...]
 
 
-def _grey(images: np.ndarray) -> np.ndarray:
-    return images[:, None, :, :]
+def _fashion_splits(arrays: dict[str, np.ndarray]) -> Splits:
+    """Fashion-MNIST arrays as in the IDX files (``N x 28 x 28`` uint8) as :class:`Splits`."""
+    return Splits(
+        arrays["train_images"][:, None],
+        arrays["train_labels"].astype(np.int64),
+        arrays["test_images"][:, None],
+        arrays["test_labels"].astype(np.int64),
+        embedded.CLASSES,
+    )
 
 
 def _fashion_from(directory: Path) -> Splits | None:
     for folder in (directory, directory / "FashionMNIST" / "raw"):
         paths = {k: embedded.find_idx(folder, stem) for k, stem in embedded.FILES.items()}
         if all(paths.values()):
-            arrays = {k: embedded.read_idx(p) for k, p in paths.items() if p is not None}
-            return Splits(
-                _grey(arrays["train_images"]),
-                arrays["train_labels"].astype(np.int64),
-                _grey(arrays["test_images"]),
-                arrays["test_labels"].astype(np.int64),
-                embedded.CLASSES,
-            )
+            return _fashion_splits({k: embedded.read_idx(p) for k, p in paths.items() if p})
     return None
 
 
 def load_embedded(data_dir: Path | None = None) -> Splits:
-    a = embedded.load()
-    return Splits(
-        _grey(a["train_images"]),
-        a["train_labels"].astype(np.int64),
-        _grey(a["test_images"]),
-        a["test_labels"].astype(np.int64),
-        embedded.CLASSES,
-    )
+    return _fashion_splits(embedded.load())
 
 
 def load_fashion_mnist(data_dir: Path | None = None) -> Splits:
