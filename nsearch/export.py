@@ -76,6 +76,14 @@ def select_row(
     return info, trained[trial]
 
 
+def check_here(out: Path, row: dict[str, Any]) -> None:
+    if not (out / row["checkpoint"]).is_file():
+        raise ValueError(
+            f"The checkpoint of trial {row['trial']} is not in {str(out)!r}: worker "
+            f"{row['worker']} trained it; export it on that machine, from its --out folder."
+        )
+
+
 def export_trial(
     out: str | Path,
     *,
@@ -103,6 +111,7 @@ def export_trial(
         raise ValueError("Give exactly one of `trial` and `rank`.")
     out = Path(out)
     info, row = select_row(out, trial, rank)
+    check_here(out, row)
     model = load_trial_model(out, row, info)
     dest = Path(dest) if dest is not None else out / "export" / f"trial_{row['trial']:04d}"
     dest.mkdir(parents=True, exist_ok=True)

@@ -377,6 +377,7 @@ def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
                 "params": a["params"],
                 "macs": a["macs"],
                 "checkpoint": a.get("checkpoint", ""),
+                "worker": a.get("worker", ""),
                 "status": a.get("status", t.state.name.lower()),
             }
         )
@@ -657,10 +658,14 @@ def report(
     rows = trial_rows(study)
     front = pareto_rows(rows)
     best = best_feasible(rows)
+    elsewhere = []
     for row in front:
-        if row["checkpoint"]:
+        if row["checkpoint"] and (out / row["checkpoint"]).is_file():
             model = load_trial_model(out, row, info)
             row["test_accuracy_percent"] = measure_test_accuracy(model, data)
+        else:  # trained by a worker on another machine, into that machine's --out
+            row["test_accuracy_percent"] = None
+            elsewhere.append(row)
     for rank, row in enumerate(front, start=1):
         row["rank"] = rank
         row["best_feasible_netscore"] = best is not None and row["trial"] == best["trial"]
@@ -698,6 +703,12 @@ def report(
         )
     else:
         lines.append("No trial reached the accuracy floor yet.")
+    if elsewhere:
+        lines.append(
+            "Test accuracy is missing for trials whose checkpoints are on other machines: "
+            + ", ".join(f"#{r['trial']} ({r['worker']})" for r in elsewhere)
+            + "; run `python -m nsearch.run` with the same storage there to report them."
+        )
     lines += ["", "![Pareto front](pareto.png)", ""]
     if html:
         links = ", ".join(f"[{p.stem}](optuna/{p.name})" for p in html)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import signal
 import subprocess
@@ -59,6 +60,12 @@ def test_two_workers_share_a_postgresql_study(tmp_path: Path) -> None:
     subprocess.run(command, check=True, capture_output=True, timeout=300)
     study = optuna.load_study(study_name=name, storage=POSTGRES_URL)
     assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 5
+    # its report covers the whole study; checkpoints trained elsewhere are named, not tested
+    other = tmp_path / "other"
+    assert len((other / "trials.csv").read_text().splitlines()) == 1 + 5
+    with open(other / "pareto.csv") as f:
+        for row in csv.DictReader(f):
+            assert bool(row["test_accuracy_percent"]) == (other / row["checkpoint"]).is_file()
 
 
 def test_killed_worker_trial_is_failed_and_retried(tmp_path: Path) -> None:
