@@ -47,10 +47,11 @@ class Classifier(pl.LightningModule):
     """Cross-entropy classification of any ``nn.Module``, tuned for short CPU budgets.
 
     SGD with Nesterov momentum under a one-cycle schedule over the whole run (so a 3-epoch budget
-    still anneals), ``channels_last`` memory format (about 1.8x faster on CPU), and BatchNorm
-    statistics re-estimated before each validation so eval-mode accuracy is true after short
-    training. Logs ``train_loss`` and ``train_acc`` per epoch, ``val_loss`` and ``val_acc`` (a
-    fraction), and ``test_acc``.
+    still anneals), ``channels_last`` memory format (1.8x faster for a MobileNetV2 that keeps
+    28x28 resolution through its first stages; about even for nsearch's spaces, which downsample
+    early: see ``experiments/bench_throughput.py``), and BatchNorm statistics re-estimated before
+    each validation so eval-mode accuracy is true after short training. Logs ``train_loss`` and
+    ``train_acc`` per epoch, ``val_loss`` and ``val_acc`` (a fraction), and ``test_acc``.
 
     Args:
         model: the network; it takes ``N x C x H x W`` images and returns class logits.
