@@ -7,7 +7,7 @@ random search's on average, with at most 60% of its epochs.
 
 To fit a two-core machine the trials are short: 3,000 training images, at most 4 epochs.
 
-    python experiments/bench_search.py [--seeds 0 1 2] [--trials 12]
+    python experiments/bench_search.py [--seeds 0 1 2] [--trials 8]
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ RESULTS = Path(__file__).parent / "results"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="Seeds to run.")
-    parser.add_argument("--trials", type=int, default=12, help="Trials per search.")
+    parser.add_argument("--trials", type=int, default=8, help="Trials per search.")
     parser.add_argument("--epochs", type=int, default=4, help="Most epochs per trial.")
     parser.add_argument("--train-limit", type=int, default=3000, help="Training images.")
-    parser.add_argument("--min-accuracy", type=float, default=82.0, help="Accuracy floor (%%).")
+    parser.add_argument("--min-accuracy", type=float, default=78.0, help="Accuracy floor (%%).")
     parser.add_argument("--space", default="mobilenet", help="The search space.")
     args = parser.parse_args()
     methods = {

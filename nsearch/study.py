@@ -232,6 +232,7 @@ class Objective:
             pruned = error
         except FloatingPointError as error:  # a NaN or infinite loss: the study goes on
             trial.set_user_attr("status", f"failed: {error}")
+            log.warning("Trial %d failed: %s", trial.number, error)
             raise
         except SystemExit as error:
             if trainer is None or not trainer.interrupted:
@@ -523,7 +524,8 @@ def _optimize(
     data: ImageDataModule | None = None,
 ) -> None:
     """One worker's share of the study: trials until the study holds enough or time runs out."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Optuna would log each failed trial with its traceback; nsearch says it in one line instead.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     if data is None:
         data = make_data(settings)
     study = create_study(settings, open_storage(storage_url, heartbeat_seconds=settings.heartbeat),

@@ -108,3 +108,36 @@ def test_killed_worker_trial_is_failed_and_retried(tmp_path: Path) -> None:
     assert len(retries) == 1 and retries[0].state == TrialState.COMPLETE
     assert retries[0].params == trials[killed].params
     assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 3
+
+
+def test_ctrl_c_saves_what_finished_reports_it_and_exits_130(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "nsearch.run", "--trials", "5", "--epochs", "3",
+               "--train-limit", "512", "--min-accuracy", "5", "--out", str(out), "--no-progress"]  # fmt: skip
+    worker = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    storage = f"sqlite:///{(out / 'study.db').resolve()}"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        try:
+            study = optuna.load_study(
+                study_name="nsearch-mobilenet-embedded-netscore", storage=storage
+            )
+        except Exception:
+            continue
+        running = [
+            t for t in study.get_trials(states=(TrialState.RUNNING,)) if t.intermediate_values
+        ]
+        if study.get_trials(states=(TrialState.COMPLETE,)) and running:
+            break
+    worker.send_signal(signal.SIGINT)
+    stdout, stderr = worker.communicate(timeout=120)
+    assert worker.returncode == 130, stderr[-2000:]
+    assert "Traceback" not in stderr
+    assert "Interrupted: the finished trials are saved and reported." in stderr
+    study = optuna.load_study(study_name="nsearch-mobilenet-embedded-netscore", storage=storage)
+    complete = study.get_trials(states=(TrialState.COMPLETE,))
+    assert complete and len(complete) < 5
+    rows = (out / "trials.csv").read_text().splitlines()
+    assert len(rows) >= 1 + len(complete)
+    assert (out / "report.md").is_file() and "Pareto front" in stdout
