@@ -69,6 +69,10 @@ def _fashion_from(directory: Path) -> Splits | None:
     return None
 
 
+def _given(data_dir: Path | None) -> str:
+    return "but no data directory was given" if data_dir is None else f"got {str(data_dir)!r}"
+
+
 def load_embedded(data_dir: Path | None = None) -> Splits:
     return _fashion_splits(embedded.load())
 
@@ -115,7 +119,7 @@ def load_cifar10(data_dir: Path | None = None) -> Splits:
     if folder is None or not all((folder / n).is_file() for n in names):
         raise FileNotFoundError(
             "CIFAR-10 needs a data directory that holds the cifar-10-batches-py folder of the "
-            f"python version of CIFAR-10 ({', '.join(names)}), got {str(data_dir)!r}."
+            f"python version of CIFAR-10 ({', '.join(names)}), {_given(data_dir)}."
         )
 
     def read(name: str) -> dict[str, Any]:
@@ -140,7 +144,7 @@ def load_imagefolder(data_dir: Path | None, image_size: int = 32) -> Splits:
     if data_dir is None or not (data_dir / "train").is_dir():
         raise FileNotFoundError(
             "An ImageFolder data directory needs a train/ folder with one sub-folder per class "
-            f"(and test/ or val/ beside it), got {str(data_dir)!r}."
+            f"(and test/ or val/ beside it), {_given(data_dir)}."
         )
     test_dir = next((data_dir / n for n in ("test", "val") if (data_dir / n).is_dir()), None)
     if test_dir is None:
