@@ -30,7 +30,7 @@ def trials_per_hour(workers: int, seconds: float) -> tuple[float, int, float]:
         start = time.perf_counter()
         result = run_study(settings, out, progress=False)
         elapsed = time.perf_counter() - start
-    complete = len(result.study.get_trials(states=(TrialState.COMPLETE,)))
+        complete = len(result.study.get_trials(states=(TrialState.COMPLETE,)))
     return 3600 * complete / elapsed, complete, elapsed
 
 
