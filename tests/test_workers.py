@@ -80,7 +80,7 @@ def test_killed_worker_trial_is_failed_and_retried(tmp_path: Path) -> None:
     killed = None
     while time.monotonic() < deadline and killed is None:
         time.sleep(0.5)
-        if not (out / "study.db").exists():
+        if not (out / "run.json").exists():  # the study's tables exist once run.json is written
             continue
         try:
             study = optuna.load_study(study_name=name, storage=storage)
@@ -119,6 +119,8 @@ def test_ctrl_c_saves_what_finished_reports_it_and_exits_130(tmp_path: Path) -> 
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         time.sleep(0.5)
+        if not (out / "run.json").exists():  # the study's tables exist once run.json is written
+            continue
         try:
             study = optuna.load_study(
                 study_name="nsearch-mobilenet-embedded-netscore", storage=storage
