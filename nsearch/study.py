@@ -457,9 +457,6 @@ def measure_test_accuracy(model: torch.nn.Module, data: ImageDataModule) -> floa
     return 100.0 * correct / total
 
 
-def _finite(value: float) -> bool:
-    return value is not None and math.isfinite(value)
-
 
 @dataclass
 class StudyResult:
