@@ -6,7 +6,7 @@ Units everywhere: accuracy in percent, parameters in millions, MACs in billions 
 from __future__ import annotations
 
 from nsearch.complexity import Complexity, count_complexity, count_params
-from nsearch.metrics import information_density, netscore
+from nsearch.metrics import information_density, netscore, wilson_interval
 from nsearch.pareto import pareto_front
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "information_density",
     "netscore",
     "pareto_front",
+    "wilson_interval",
 ]
 __version__ = "0.1.0"
 

@@ -13,13 +13,17 @@ CNNs score about 50-80; changing a unit adds the same constant to every score.
 
 Information density (Canziani et al., 2016) is accuracy per parameter: ``a / p`` in percent per
 million parameters.
+
+An accuracy measured on ``n`` images is an estimate; :func:`wilson_interval` gives its Wilson score
+interval (Wilson, 1927), in percent, which stays inside [0, 100] and is sound near 0 and 100 %.
 """
 
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 
-__all__ = ["information_density", "netscore"]
+__all__ = ["information_density", "netscore", "wilson_interval"]
 
 
 def _check_positive(name: str, value: float, allowed: str, upper: float = math.inf) -> float:
@@ -85,3 +89,36 @@ def information_density(accuracy_percent: float, params_millions: float) -> floa
     a = _check_accuracy(accuracy_percent)
     p = _check_positive("params_millions", params_millions, "a parameter count in millions, > 0")
     return a / p
+
+
+def wilson_interval(correct: int, total: int, *, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of an accuracy of ``correct`` out of ``total``, in percent.
+
+    Args:
+        correct: the number of correct predictions, in [0, total].
+        total: the number of images, > 0.
+        confidence: the interval's coverage, in (0, 1).
+
+    Raises:
+        ValueError: if a value is outside its range.
+
+    Example::
+
+        >>> low, high = wilson_interval(3520, 4000)  # 88.00 % on 4,000 images
+        >>> round(low, 2), round(high, 2)
+        (86.96, 88.97)
+    """
+    if not isinstance(total, int) or total <= 0:
+        raise ValueError(f"`total` must be a positive number of images, got {total!r}.")
+    if not isinstance(correct, int) or not 0 <= correct <= total:
+        raise ValueError(f"`correct` must be a whole number in [0, {total}], got {correct!r}.")
+    if not 0 < confidence < 1:
+        raise ValueError(f"`confidence` must be in (0, 1), got {confidence!r}.")
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    p = correct / total
+    denominator = 1 + z * z / total
+    centre = (p + z * z / (2 * total)) / denominator
+    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denominator
+    low = 0.0 if correct == 0 else max(0.0, centre - half)
+    high = 1.0 if correct == total else min(1.0, centre + half)
+    return 100.0 * low, 100.0 * high

@@ -128,3 +128,26 @@ def test_uncounted_ops_are_listed_once_not_logged(caplog: pytest.LogCaptureFixtu
 def test_bad_arguments(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         nsearch.count_complexity(small_cnn(), **kwargs)
+
+
+class Repeated(nn.Module):
+    """The same layer applied `times` times: one repr and one set of parameter shapes for any
+    `times`, a different count for each."""
+
+    def __init__(self, times: int) -> None:
+        super().__init__()
+        self.layer = nn.Linear(8, 8)
+        self.times = times
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for _ in range(self.times):
+            x = self.layer(x)
+        return x
+
+
+def test_cache_keeps_apart_architectures_that_differ_only_in_a_plain_attribute() -> None:
+    once, eight = Repeated(1), Repeated(8)
+    assert repr(once) == repr(eight)
+    assert nsearch.count_complexity(once, (8,)).macs == 64
+    assert nsearch.count_complexity(eight, (8,)).macs == 8 * 64
+    assert complexity.architecture_key(Repeated(8)) == complexity.architecture_key(eight)

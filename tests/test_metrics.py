@@ -71,3 +71,23 @@ def test_pareto_front() -> None:
         nsearch.pareto_front(points, ["max", "minimize", "minimize"])
     with pytest.raises(ValueError, match="Point 0 has 3 values but there are 2 directions"):
         nsearch.pareto_front(points, ["maximize", "minimize"])
+
+
+def test_wilson_interval_matches_the_closed_form_and_stays_in_range() -> None:
+    low, high = nsearch.wilson_interval(3520, 4000)
+    assert (low, high) == pytest.approx((86.9563, 88.9708), abs=1e-3)
+    assert low < 88.0 < high
+    assert nsearch.wilson_interval(0, 10)[0] == 0.0 and nsearch.wilson_interval(10, 10)[1] == 100.0
+    narrow, wide = nsearch.wilson_interval(880, 1000), nsearch.wilson_interval(88, 100)
+    assert narrow[1] - narrow[0] < wide[1] - wide[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [((5, 0), r"`total` must be a positive number of images, got 0"),
+     ((11, 10), r"`correct` must be a whole number in \[0, 10\], got 11"),
+     ((1.5, 10), r"`correct` must be a whole number")],
+)
+def test_wilson_interval_bad_arguments(args: tuple, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        nsearch.wilson_interval(*args)
