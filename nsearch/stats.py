@@ -33,7 +33,9 @@ class RankAgreement:
     confidence: float = 0.95
 
 
-def kendall_tau(x: Sequence[float], y: Sequence[float], *, confidence: float = 0.95) -> RankAgreement:
+def kendall_tau(
+    x: Sequence[float], y: Sequence[float], *, confidence: float = 0.95
+) -> RankAgreement:
     """Kendall's tau-b between ``x`` and ``y``, with the Fieller-Hartley-Pearson interval.
 
     The interval is computed on Fisher's z scale, ``atanh(tau)``, with standard error

@@ -27,9 +27,11 @@ def test_perfect_and_reversed_orders_and_interval_narrows_with_n() -> None:
 
 @pytest.mark.parametrize(
     ("x", "y", "match"),
-    [([1, 2, 3], [1, 2, 3], "at least 5 pairs, got 3"),
-     ([1, 2, 3, 4, 5], [1, 2], "same length, got 5 and 2"),
-     ([1, 1, 1, 1, 1], [1, 2, 3, 4, 5], "one of the sequences is constant")],
+    [
+        ([1, 2, 3], [1, 2, 3], "at least 5 pairs, got 3"),
+        ([1, 2, 3, 4, 5], [1, 2], "same length, got 5 and 2"),
+        ([1, 1, 1, 1, 1], [1, 2, 3, 4, 5], "one of the sequences is constant"),
+    ],
 )
 def test_bad_input(x: list, y: list, match: str) -> None:
     with pytest.raises(ValueError, match=match):
