@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from types import MethodType
+from typing import TYPE_CHECKING, Any, Union
 
 import torch
+from torch import nn
 
 import nsearch
-from nsearch.callbacks._compat import CALLBACK_BASES, rank_zero_warn
+from nsearch.callbacks._compat import CALLBACK_BASES, overrides_hook, rank_zero_warn
 
 if TYPE_CHECKING:
-    from torch import nn
-
-    from nsearch.complexity import Convention
+    from nsearch.complexity import Convention, Inputs
 
 __all__ = ["NetScoreCallback"]
 
@@ -23,8 +23,12 @@ ACCURACY_KEYS = tuple(
     for stem in ("val_acc", "val_accuracy", "val/acc", "val/accuracy")
     for suffix in ("", "_epoch")
 )
+FIRST_DATALOADER = "/dataloader_idx_0"  # Lightning's suffix with several validation dataloaders
 ACCURACY_UNITS = {"fraction": 100.0, "percent": 1.0}  # factor to percent
 _UPPER = {"fraction": 1.0, "percent": 100.0}
+_HOOK = "on_validation_epoch_end"
+_ABSENT = object()  # the module instance held no hook of its own
+Network = Union[str, Callable[[Any], nn.Module], None]  # noqa: UP007 (a runtime alias)
 
 
 class NetScoreCallback(*CALLBACK_BASES):  # type: ignore[misc]
@@ -40,32 +44,40 @@ class NetScoreCallback(*CALLBACK_BASES):  # type: ignore[misc]
     - ``netscore_information_density``: accuracy per parameter, percent per million
 
     The accuracy is the one the module logs for the same epoch, also when the module logs it from
-    its own ``on_validation_epoch_end`` (which Lightning runs after the callbacks' hook). Under
-    distributed training it is averaged over processes first, so every process logs the same
-    value. Parameters and MACs are counted with :func:`nsearch.count_complexity` on one input
-    (``example_input_array``, or one sample of the first batch), once per architecture. The
-    sanity check is skipped.
+    its own ``on_validation_epoch_end`` (which Lightning runs after the callbacks' hook: for a
+    module that overrides that hook, the callback does its work right after it). Under distributed
+    training it is averaged over processes first, so every process logs the same value.
+    Parameters and MACs of ``network`` are counted with :func:`nsearch.count_complexity`, once
+    per architecture, on ``input_shape``, else ``example_input_array`` (passed as it is: a tensor,
+    tuple or dict), else one sample of the first batch. The sanity check is skipped. The module
+    comes out of every fit as it went in, also when the fit fails; each fit starts afresh.
 
     Args:
         accuracy_key: the logged metric to read; by default the first of ``val_acc``,
-            ``val_accuracy``, ``val/acc``, ``val/accuracy`` (or with ``_epoch``) that exists.
+            ``val_accuracy``, ``val/acc``, ``val/accuracy`` (or with ``_epoch``) that exists, or
+            that of the first validation dataloader (``val_acc/dataloader_idx_0``).
         accuracy_unit: ``"fraction"`` (in [0, 1], torchmetrics' convention) or ``"percent"``.
-        input_shape: the shape of one input without the batch dimension; by default taken from
-            ``example_input_array`` or the first batch.
+        input_shape: the shape of one input without the batch dimension, for every fit; by
+            default taken in each fit from ``example_input_array`` or the first batch.
+        network: what to count: the whole LightningModule (``None``), the name of its attribute
+            holding the deployed network (``"student"``, ``"model.backbone"``), or a function of
+            the LightningModule that returns the ``nn.Module``. It must take the module's inputs.
         strict: if ``True``, a missing accuracy metric is an error; otherwise a warning, and the
             epoch is skipped.
         convention: the MAC counting convention of :func:`nsearch.count_complexity`.
 
     Raises:
-        ValueError: on an argument outside its allowed values; at a validation epoch end, when no
-            accuracy metric is found (``strict=True``) or its value is outside ``accuracy_unit``'s
-            range.
+        ValueError: on an argument outside its allowed values; at the start of a fit or the
+            first validation epoch end, when ``network`` names nothing or not an ``nn.Module``;
+            at a validation epoch end, when the accuracy is outside ``accuracy_unit``'s range.
+        RuntimeError: at a validation epoch end, when no accuracy metric is found
+            (``strict=True``) or the input shape cannot be told.
 
     Example::
 
         >>> import pytorch_lightning as pl
         >>> from nsearch.callbacks import NetScoreCallback
-        >>> trainer = pl.Trainer(callbacks=[NetScoreCallback()], logger=False)
+        >>> trainer = pl.Trainer(callbacks=[NetScoreCallback(network="student")], logger=False)
     """
 
     def __init__(
@@ -74,6 +86,7 @@ class NetScoreCallback(*CALLBACK_BASES):  # type: ignore[misc]
         *,
         accuracy_unit: str = "fraction",
         input_shape: tuple[int, ...] | None = None,
+        network: Network = None,
         strict: bool = True,
         convention: Convention = "torchvision",
     ) -> None:
@@ -96,31 +109,47 @@ class NetScoreCallback(*CALLBACK_BASES):  # type: ignore[misc]
                 "`input_shape` must be the positive integer sizes of one input without the batch "
                 f"dimension, such as (3, 32, 32), or None, got {input_shape!r}."
             )
+        if isinstance(network, nn.Module) or not (
+            network is None or (isinstance(network, str) and network) or callable(network)
+        ):
+            got = (
+                f"an nn.Module ({type(network).__name__})"
+                if isinstance(network, nn.Module)
+                else repr(network)
+            )
+            raise ValueError(
+                "`network` must be None (the whole module), the name of the LightningModule's "
+                "attribute that holds the network, or a function of the LightningModule that "
+                f"returns it, got {got}."
+            )
         self.accuracy_key = accuracy_key
         self.accuracy_unit = accuracy_unit
         self.input_shape = tuple(input_shape) if input_shape is not None else None
+        self.network = network
         self.strict = strict
         self.convention = convention
-        self._wrapped: list[Any] = []
+        self._batch_shape: tuple[int, ...] | None = None  # found in this fit's first batch
 
     @property
     def state_key(self) -> str:
+        if isinstance(self.network, str):
+            return self._generate_state_key(accuracy_key=self.accuracy_key, network=self.network)
         return self._generate_state_key(accuracy_key=self.accuracy_key)
 
-    # Input shape: from `example_input_array`, else one sample of the first batch.
-
     def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
-        if self.input_shape is None and isinstance(pl_module.example_input_array, torch.Tensor):
-            self.input_shape = tuple(pl_module.example_input_array.shape[1:])
-        self._wrap_module_hook(pl_module)
+        self._batch_shape = None  # each fit starts afresh
+        _AfterModuleHook.remove_from(pl_module)
+
+    def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
+        self._network(pl_module)  # a `network` that names nothing fails before training
+
+    def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
+        _AfterModuleHook.remove_from(pl_module)
 
     def teardown(self, trainer: Any, pl_module: Any, stage: str) -> None:
-        for module, original in self._wrapped:
-            if original is None:
-                del module.on_validation_epoch_end
-            else:
-                module.on_validation_epoch_end = original
-        self._wrapped.clear()
+        _AfterModuleHook.remove_from(pl_module)
+
+    # The input: `input_shape`, else `example_input_array`, else one sample of the first batch.
 
     def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, *args: Any) -> None:
         self._shape_from_batch(batch)
@@ -131,56 +160,92 @@ class NetScoreCallback(*CALLBACK_BASES):  # type: ignore[misc]
         self._shape_from_batch(batch)
 
     def _shape_from_batch(self, batch: Any) -> None:
-        if self.input_shape is not None:
+        if self._batch_shape is not None or self.input_shape is not None:
             return
         while isinstance(batch, (list, tuple)) and batch:
             batch = batch[0]
         if isinstance(batch, Mapping) and batch:
             batch = next(iter(batch.values()))
         if isinstance(batch, torch.Tensor) and batch.dim() >= 2:
-            self.input_shape = tuple(batch.shape[1:])
+            self._batch_shape = tuple(batch.shape[1:])
 
-    # Lightning runs callback hooks before the module's hook of the same name, so a callback's
-    # `on_validation_epoch_end` would see the accuracy of the previous epoch when the module logs
-    # it from its own `on_validation_epoch_end`. The callback therefore does its work right after
-    # the module's hook, where `self.log` is still allowed.
+    def _inputs(self, pl_module: Any) -> Inputs:
+        if self.input_shape is not None:
+            return self.input_shape
+        if pl_module.example_input_array is not None:
+            return pl_module.example_input_array
+        if self._batch_shape is not None:
+            return self._batch_shape
+        raise RuntimeError(
+            "NetScoreCallback could not tell the input shape: set `example_input_array` on the "
+            "module, or pass `input_shape=` (one input, without the batch dimension)."
+        )
 
-    def _wrap_module_hook(self, pl_module: Any) -> None:
-        original = pl_module.__dict__.get("on_validation_epoch_end")
-        module_hook = pl_module.on_validation_epoch_end
+    def _network(self, pl_module: Any) -> nn.Module:
+        if self.network is None:
+            return pl_module
+        if callable(self.network):
+            found = self.network(pl_module)
+            if not isinstance(found, nn.Module):
+                shown = None if found is None else f"a {type(found).__name__}"
+                raise ValueError(f"`network`={self.network!r} returned {shown}, not an nn.Module.")
+            return found
+        found = pl_module
+        for name in self.network.split("."):
+            if not hasattr(found, name):
+                raise ValueError(
+                    f"`network`={self.network!r} names nothing on the module: "
+                    f"{type(found).__name__} has no attribute {name!r}."
+                )
+            found = getattr(found, name)
+        if not isinstance(found, nn.Module):
+            raise ValueError(
+                f"`network`={self.network!r} is not an nn.Module on the module, it is a "
+                f"{type(found).__name__}."
+            )
+        return found
 
-        def on_validation_epoch_end() -> None:
-            module_hook()
-            self._log_netscore(pl_module.trainer, pl_module)
+    # Lightning runs callback hooks before the module's hook of the same name. Accuracy logged
+    # from `validation_step` is already there when this hook runs; accuracy that the module logs
+    # from its own `on_validation_epoch_end` is not, so for a module with such a hook the work is
+    # done right after it (see `_AfterModuleHook`), where `self.log` is still allowed.
 
-        pl_module.on_validation_epoch_end = on_validation_epoch_end
-        self._wrapped.append((pl_module, original))
-
-    def _find_accuracy(self, metrics: Mapping[str, Any]) -> str | None:
-        keys = (self.accuracy_key,) if self.accuracy_key else ACCURACY_KEYS
-        return next((key for key in keys if key in metrics), None)
-
-    def _log_netscore(self, trainer: Any, pl_module: Any) -> None:
+    def on_validation_epoch_end(self, trainer: Any, pl_module: Any) -> None:
         if trainer.sanity_checking:
             return
+        if overrides_hook(pl_module, _HOOK):
+            _AfterModuleHook.add(pl_module, self)
+        else:
+            self._log_netscore(trainer, pl_module)
+
+    def _find_accuracy(self, metrics: Mapping[str, Any]) -> str | None:
+        if self.accuracy_key:
+            keys: tuple[str, ...] = (self.accuracy_key,)
+        else:
+            keys = tuple(k + suffix for k in ACCURACY_KEYS for suffix in ("", FIRST_DATALOADER))
+        return next((key for key in keys if key in metrics), None)
+
+    def _missing_accuracy(self, metrics: Mapping[str, Any]) -> str:
+        wanted = self.accuracy_key or " or ".join(ACCURACY_KEYS)
+        message = (
+            f"NetScoreCallback could not find the accuracy metric `{wanted}`; the logged metrics "
+            f"are: {', '.join(sorted(metrics)) or 'none'}."
+        )
+        stems = (self.accuracy_key,) if self.accuracy_key else ACCURACY_KEYS
+        per_loader = sorted(k for k in metrics if k.split("/dataloader_idx_")[0] in stems)
+        if per_loader:
+            return f"{message} It is logged per dataloader: pass `accuracy_key={per_loader[0]!r}`."
+        return f"{message} Log accuracy from `validation_step` or pass `accuracy_key=`."
+
+    def _log_netscore(self, trainer: Any, pl_module: Any) -> None:
         metrics = trainer.callback_metrics
         key = self._find_accuracy(metrics)
         if key is None:
-            wanted = self.accuracy_key or " or ".join(ACCURACY_KEYS)
-            message = (
-                f"NetScoreCallback could not find the accuracy metric `{wanted}`; the logged "
-                f"metrics are: {', '.join(sorted(metrics)) or 'none'}. Log accuracy from "
-                "`validation_step` or pass `accuracy_key=`."
-            )
             if self.strict:
-                raise RuntimeError(message)
-            rank_zero_warn(message + " Skipping NetScore for this epoch.")
+                raise RuntimeError(self._missing_accuracy(metrics))
+            rank_zero_warn(self._missing_accuracy(metrics) + " Skipping NetScore for this epoch.")
             return
-        if self.input_shape is None:
-            raise RuntimeError(
-                "NetScoreCallback could not tell the input shape: set `example_input_array` on "
-                "the module, or pass `input_shape=` (one input, without the batch dimension)."
-            )
+        network, inputs = self._network(pl_module), self._inputs(pl_module)
         value = torch.as_tensor(metrics[key], dtype=torch.float64, device=pl_module.device)
         accuracy = float(trainer.strategy.reduce(value, reduce_op="mean"))
         upper = _UPPER[self.accuracy_unit]
@@ -191,8 +256,7 @@ class NetScoreCallback(*CALLBACK_BASES):  # type: ignore[misc]
                 f"accuracy_unit={self.accuracy_unit!r}.{hint}"
             )
         accuracy_percent = accuracy * ACCURACY_UNITS[self.accuracy_unit]
-        model: nn.Module = pl_module
-        c = nsearch.count_complexity(model, self.input_shape, convention=self.convention)
+        c = nsearch.count_complexity(network, inputs, convention=self.convention)
         values = {
             "netscore": (
                 nsearch.netscore(accuracy_percent, c.params_millions, c.gmacs)
@@ -213,8 +277,66 @@ class NetScoreCallback(*CALLBACK_BASES):  # type: ignore[misc]
             pl_module.log(name, number, prog_bar=name == "netscore", on_epoch=True, sync_dist=True)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"input_shape": list(self.input_shape) if self.input_shape else None}
+        return {"input_shape": list(self._batch_shape) if self._batch_shape else None}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        if self.input_shape is None and state_dict.get("input_shape"):
-            self.input_shape = tuple(state_dict["input_shape"])
+        if state_dict.get("input_shape"):
+            self._batch_shape = tuple(state_dict["input_shape"])
+
+
+class _AfterModuleHook:
+    """Runs NetScore callbacks right after the module's own ``on_validation_epoch_end``.
+
+    A callback's ``on_validation_epoch_end`` runs just before the module's, and puts this object
+    on the module instance under that hook's name (one object per module, shared by every
+    NetScore callback). When Lightning calls the module's hook, the object first removes itself,
+    restoring exactly what the instance held before, then runs that hook and each callback's
+    work. Callbacks also remove it on an exception and at teardown, and a copy or pickle of the
+    module in between gets the module's own hook, so it never outlives the hook call.
+    """
+
+    def __init__(self, module: Any) -> None:
+        self.module = module
+        self.before = vars(module).get(_HOOK, _ABSENT)
+        self.callbacks: list[NetScoreCallback] = []
+
+    @classmethod
+    def add(cls, module: Any, callback: NetScoreCallback) -> None:
+        installed = vars(module).get(_HOOK)
+        if not isinstance(installed, cls):
+            installed = cls(module)
+            vars(module)[_HOOK] = installed
+        installed.callbacks.append(callback)
+
+    @classmethod
+    def remove_from(cls, module: Any) -> None:
+        installed = vars(module).get(_HOOK)
+        if isinstance(installed, cls):
+            installed.remove()
+
+    def remove(self) -> None:
+        if vars(self.module).get(_HOOK) is self:
+            if self.before is _ABSENT:
+                del vars(self.module)[_HOOK]
+            else:
+                vars(self.module)[_HOOK] = self.before
+
+    def __call__(self) -> None:
+        self.remove()
+        getattr(self.module, _HOOK)()
+        for callback in self.callbacks:
+            callback._log_netscore(self.module.trainer, self.module)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A copy of the module holds the hook as it was before, never this object.
+        if self.before is _ABSENT:
+            return _class_hook, (self.module,)
+        return _same, (self.before,)
+
+
+def _class_hook(module: Any) -> Any:
+    return MethodType(getattr(type(module), _HOOK), module)
+
+
+def _same(value: Any) -> Any:
+    return value

@@ -17,13 +17,17 @@ Monitor = Union[str, Callable[[Mapping[str, Any]], float]]  # noqa: UP007 (a run
 
 
 class OptunaPruning(*CALLBACK_BASES):  # type: ignore[misc]
-    """Report ``monitor`` to an Optuna trial after each validation epoch; stop when it is pruned.
+    """Report ``monitor`` to an Optuna trial after each validation; stop when it is pruned.
 
     Works with either Lightning distribution (optuna-integration's callback needs ``lightning``).
     When the trial's pruner says so, the callback sets ``trainer.should_stop``, lets the epoch end
     cleanly (checkpoints and logs are written), and ``trainer.fit`` then raises
-    :class:`optuna.TrialPruned`, which Optuna records as a pruned trial. The step reported is the
-    epoch number.
+    :class:`optuna.TrialPruned`, which Optuna records as a pruned trial.
+
+    Every validation of the fit (the sanity check aside) is reported, at step = the number of
+    validations run before it: ``0, 1, 2, ...``. With one validation per epoch the step is the
+    epoch number; with ``val_check_interval=0.5`` epoch ``e`` reports steps ``2e`` and ``2e + 1``.
+    The count starts at 0 in each fit and is kept in checkpoints, so a resumed fit goes on.
 
     Args:
         trial: the running trial of a single-objective study (Optuna cannot prune
@@ -45,10 +49,16 @@ class OptunaPruning(*CALLBACK_BASES):  # type: ignore[misc]
             )
         self.trial = trial
         self.monitor = monitor
+        self.validations = 0  # validations reported in this fit: the next step
         self.pruned_at_epoch: int | None = None
 
+    def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
+        if stage == "fit":  # each fit starts afresh; a resumed one loads its count after this
+            self.validations = 0
+            self.pruned_at_epoch = None
+
     def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
-        if trainer.sanity_checking:
+        if trainer.sanity_checking or trainer.state.fn != "fit":
             return
         metrics = trainer.callback_metrics
         if callable(self.monitor):
@@ -60,15 +70,15 @@ class OptunaPruning(*CALLBACK_BASES):  # type: ignore[misc]
                 f"OptunaPruning could not find the monitored metric `{self.monitor}`; the logged "
                 f"metrics are: {', '.join(sorted(metrics)) or 'none'}."
             )
-        epoch = trainer.current_epoch
+        step, self.validations = self.validations, self.validations + 1
         prune = False
-        if trainer.is_global_zero:  # one report per epoch, whatever the number of processes
+        if trainer.is_global_zero:  # one report per validation, whatever the number of processes
             if math.isfinite(value):  # NaN and -inf (accuracy 0) are not reported
-                self.trial.report(value, step=epoch)
+                self.trial.report(value, step=step)
             prune = self.trial.should_prune()
         should_prune = trainer.strategy.reduce_boolean_decision(prune, all=False)
         if should_prune:
-            self.pruned_at_epoch = epoch
+            self.pruned_at_epoch = trainer.current_epoch
             trainer.should_stop = True
 
     def on_fit_end(self, trainer: Any, pl_module: Any) -> None:
@@ -76,5 +86,12 @@ class OptunaPruning(*CALLBACK_BASES):  # type: ignore[misc]
             import optuna
 
             raise optuna.TrialPruned(
-                f"Trial {self.trial.number} pruned at epoch {self.pruned_at_epoch}."
+                f"Trial {self.trial.number} pruned at epoch {self.pruned_at_epoch} "
+                f"(validation {self.validations - 1})."
             )
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"validations": self.validations}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.validations = int(state_dict.get("validations", 0))

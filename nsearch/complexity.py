@@ -1,8 +1,8 @@
 """Parameter and multiply-accumulate (MAC) counting, with fvcore.
 
-We count one fused multiply-add as one MAC, for one input (batch size 1) at inference. By default
-only the MACs of convolutions, linear layers and matrix products (including attention) are
-counted: the convention of torchvision's ``_ops`` weight metadata and of
+We count one fused multiply-add as one MAC, for one input at inference. By default only the
+MACs of convolutions, linear layers and matrix products (including attention) are counted: the
+convention of torchvision's ``_ops`` weight metadata and of
 ``torch.utils.flop_counter.FlopCounterMode`` / 2. ``convention="fvcore"`` adds everything else
 fvcore counts (normalisation, pooling, upsampling). FLOPs are 2 x MACs.
 """
@@ -14,10 +14,11 @@ import logging
 import math
 import warnings
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, Union
 
 import torch
 from torch import nn
@@ -33,6 +34,8 @@ __all__ = [
 
 Convention = Literal["torchvision", "fvcore"]
 CONVENTIONS: tuple[str, ...] = ("torchvision", "fvcore")
+# The shape of one input, or example inputs: a tensor, positional or keyword arguments.
+Inputs = Union[Sequence[Any], torch.Tensor, Mapping[str, Any]]  # noqa: UP007 (a runtime alias)
 
 # fvcore ops that are not multiply-accumulates of a convolution, linear layer or matrix product.
 _NON_MAC_OPS = (
@@ -54,7 +57,8 @@ class Complexity:
     Attributes:
         params: number of parameters (all of them, trainable or not).
         macs: multiply-accumulates for one input at inference, under ``convention``.
-        input_shape: the shape of one input, without the batch dimension.
+        input_shape: the shape of one input without the batch dimension (for example inputs of
+            several tensors, the first tensor's).
         convention: ``"torchvision"`` (conv + linear + matmul) or ``"fvcore"`` (all fvcore counts).
         uncounted_ops: operator name -> number of calls that no counting rule covered.
     """
@@ -174,66 +178,184 @@ def architecture_key(model: nn.Module) -> str:
     return digest.hexdigest()
 
 
-def _fingerprint(model: nn.Module, shape: tuple[int, ...], convention: str, device: Any) -> str:
-    return f"{architecture_key(model)}|{shape}|{convention}|{device}"
+def _tensors(value: Any) -> list[torch.Tensor]:
+    """The tensors in ``value`` (a tensor, or tuples, lists and dicts of them), in order."""
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [t for v in value for t in _tensors(v)]
+    if isinstance(value, Mapping):
+        return [t for v in value.values() for t in _tensors(v)]
+    return []
 
 
-def _example_tensor(model: nn.Module, shape: tuple[int, ...]) -> torch.Tensor:
+def _map_tensors(value: Any, fn: Callable[[torch.Tensor], Any]) -> Any:
+    """``value`` with ``fn`` applied to each tensor in it; containers keep their types."""
+    if isinstance(value, torch.Tensor):
+        return fn(value)
+    if isinstance(value, (tuple, list)):
+        items = [_map_tensors(v, fn) for v in value]
+        return type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
+    if isinstance(value, Mapping):
+        return {k: _map_tensors(v, fn) for k, v in value.items()}
+    return value
+
+
+@dataclass(frozen=True)
+class _Example:
+    """What the model is called with: ``model(*args, **kwargs)``, a batch of ``batch_size``."""
+
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    batch_size: int
+    input_shape: tuple[int, ...]
+    described: str  # for errors: "one input of shape (3, 64, 64)", "example inputs (...)"
+
+
+class _Call(nn.Module):
+    """Calls ``model`` with an example's arguments, taking and returning tensors only, as tracing
+    needs (keyword arguments and constants such as ``scale=2.0`` are filled in here)."""
+
+    def __init__(self, model: nn.Module, example: _Example) -> None:
+        super().__init__()
+        self.model = model
+        self.structure = (example.args, example.kwargs)
+
+    def forward(self, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        supply = iter(tensors)
+        args, kwargs = _map_tensors(self.structure, lambda _: next(supply))
+        return tuple(_tensors(self.model(*args, **kwargs)))
+
+
+def _example(model: nn.Module, inputs: Any) -> _Example:
+    """Turn a shape of one input, or example inputs, into the call that counting traces."""
     tensors = [*model.parameters(), *model.buffers()]
-    device = tensors[0].device if tensors else torch.device("cpu")
-    dtypes = [t.dtype for t in tensors if t.is_floating_point()]
-    return torch.zeros((1, *shape), device=device, dtype=dtypes[0] if dtypes else torch.float32)
+    device = tensors[0].device if tensors else None
+    dtype = next((t.dtype for t in tensors if t.is_floating_point()), None)
+    if isinstance(inputs, (tuple, list)) and not _tensors(inputs):  # a shape
+        shape = tuple(inputs)
+        if not shape or not all(isinstance(d, int) and d > 0 for d in shape):
+            raise ValueError(
+                "`inputs` must be the positive integer sizes of one input without the batch "
+                f"dimension, such as (3, 224, 224), or example inputs, got {inputs!r}."
+            )
+        zeros = torch.zeros((1, *shape), device=device, dtype=dtype or torch.float32)
+        return _Example((zeros,), {}, 1, shape, f"one input of shape {shape}")
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    if isinstance(inputs, torch.Tensor):
+        args, kwargs = (inputs,), {}
+    elif isinstance(inputs, (tuple, list)):
+        args, kwargs = tuple(inputs), {}
+    elif isinstance(inputs, Mapping) and all(isinstance(k, str) for k in inputs):
+        args, kwargs = (), dict(inputs)
+    else:
+        raise ValueError(
+            "`inputs` must be the shape of one input without the batch dimension, or example "
+            "inputs (a tensor, a tuple or list of positional arguments, or a dict of keyword "
+            f"arguments), got {inputs!r}."
+        )
+
+    def place(t: torch.Tensor) -> torch.Tensor:
+        return t.to(device=device, dtype=dtype if t.is_floating_point() else None)
+
+    args, kwargs = _map_tensors((args, kwargs), place)
+    shapes = [tuple(t.shape) for t in _tensors((args, kwargs))]
+    batched = next((shape for shape in shapes if shape), ())  # the first one with dimensions
+    if not batched or batched[0] == 0:
+        raise ValueError(
+            "`inputs` as example inputs must hold a tensor whose first dimension is a batch of at "
+            f"least one input, got tensors of shapes {shapes}."
+        )
+    described = ", ".join(str(shape) for shape in shapes)
+    return _Example(args, kwargs, batched[0], batched[1:], f"example inputs (shape {described})")
+
+
+def _run_failure(example: _Example, error: Exception) -> str:
+    """The message for a model that could not run on ``example``: what went wrong, what to pass."""
+    cause = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error) else ''}"
+    message = f"The model could not run on {example.described} ({cause})"
+    shape = example.input_shape
+    if example.described.startswith("one input") and len(shape) >= 2:
+        message += (
+            f"; a shape is that of one input without the batch dimension (a batch of 1 is "
+            f"added), so if {shape} includes the batch dimension, pass {shape[1:]}"
+        )
+    return message + "."
 
 
 def count_complexity(
     model: nn.Module,
-    input_shape: Sequence[int],
+    inputs: Inputs,
     *,
     convention: Convention = "torchvision",
     cache: bool = True,
 ) -> Complexity:
-    """Count the parameters and MACs of ``model`` for one input of ``input_shape``.
+    """Count the parameters of ``model`` and its MACs for one input.
 
-    The model is traced once, in eval mode, on its own device, with a zero input of batch size 1;
-    afterwards every module's train/eval flag is what it was, and nothing else (BatchNorm running
-    statistics, gradients, device) is touched. Results are cached by architecture (module
-    structure and tensor shapes), so counting the same architecture again costs next to nothing.
+    ``inputs`` is the shape of one input without the batch dimension (traced as a zero tensor of
+    batch size 1), or example inputs with a batch dimension, as Lightning's ``example_input_array``
+    holds them. Example inputs are traced as they are, moved to the model's device (floating-point
+    tensors to its dtype), and the MACs of the whole example are divided by its batch size, the
+    first dimension of its first tensor: exact whenever the cost grows linearly with the batch (as
+    for convolutions, linear layers and attention); give a batch of 1 to count exactly otherwise.
+
+    The model is traced once, in eval mode, on its own device; afterwards every module's
+    train/eval flag is what it was, and nothing else (BatchNorm running statistics, gradients,
+    device) is touched. Results are cached by :func:`architecture_key`, the inputs' shapes, dtypes
+    and other values, the convention and the device.
 
     Args:
-        model: any ``nn.Module`` that takes one tensor.
-        input_shape: the shape of one input without the batch dimension, e.g. ``(3, 224, 224)``.
+        model: any ``nn.Module``, with its tensors materialised (not on the meta device).
+        inputs: the shape of one input without the batch dimension, e.g. ``(3, 224, 224)`` (a
+            tuple or list without tensors); or example inputs: a tensor (the one argument), a
+            tuple or list (positional arguments) or a dict (keyword arguments).
         convention: ``"torchvision"`` counts the MACs of convolutions, linear layers and matrix
             products; ``"fvcore"`` also counts normalisation, pooling and upsampling.
-        cache: reuse an earlier count of the same architecture.
+        cache: reuse an earlier count of the same architecture and inputs.
 
     Raises:
-        ValueError: if ``input_shape`` or ``convention`` is not allowed.
+        ValueError: if ``inputs`` or ``convention`` is not allowed, if the model has tensors on
+            the meta device, or if the model fails to run on the inputs (the original error is
+            the cause).
 
     Example::
 
+        >>> import torch
         >>> from torch import nn
         >>> c = count_complexity(nn.Conv2d(3, 8, 3, padding=1), (3, 32, 32))
         >>> c.params, c.macs, c.flops
         (224, 221184, 442368)
+        >>> count_complexity(nn.Conv2d(3, 8, 3, padding=1), torch.rand(4, 3, 32, 32)) == c
+        True
     """
     if convention not in CONVENTIONS:
         raise ValueError(f"`convention` can be {', '.join(CONVENTIONS)}, got {convention!r}.")
-    shape = tuple(input_shape)
-    if not shape or not all(isinstance(d, int) and d > 0 for d in shape):
+    meta = next(
+        (n for n, t in chain(model.named_parameters(), model.named_buffers()) if t.is_meta), None
+    )
+    if meta is not None:
         raise ValueError(
-            f"`input_shape` must be the positive integer sizes of one input without the batch "
-            f"dimension, such as (3, 224, 224), got {input_shape!r}."
+            f"`model` has tensors on the meta device (`{meta}`), which hold no data, so it cannot "
+            'run; materialise it first, e.g. model.to_empty(device="cpu").'
         )
-    example = _example_tensor(model, shape)
-    key = _fingerprint(model, shape, convention, example.device) if cache else ""
+    example = _example(model, inputs)
+    tensors = _tensors((example.args, example.kwargs))
+    described = f"args={_plain_value(example.args)}|kwargs={_plain_value(example.kwargs)}"
+    key = f"{architecture_key(model)}|{described}|{convention}|{tensors[0].device}" if cache else ""
     if key in _cache:
         _cache.move_to_end(key)
         return _cache[key]
+    try:
+        traced = _trace_macs(model, example, convention)
+    except Exception as error:  # the model could not run on the inputs
+        raise ValueError(_run_failure(example, error)) from error
     result = Complexity(
         params=count_params(model),
+        macs=round(traced["macs"] / example.batch_size),
+        input_shape=example.input_shape,
         convention=convention,
-        input_shape=shape,
-        **_trace_macs(model, example, convention),
+        uncounted_ops=traced["uncounted_ops"],
     )
     if cache:
         _cache[key] = result
@@ -242,8 +364,9 @@ def count_complexity(
     return result
 
 
-def _trace_macs(model: nn.Module, example: torch.Tensor, convention: str) -> dict[str, Any]:
+def _trace_macs(model: nn.Module, example: _Example, convention: str) -> dict[str, Any]:
     flags = {module: module.training for module in model.modules()}
+    call, tensors = _Call(model, example), tuple(_tensors((example.args, example.kwargs)))
     fvcore_logger = logging.getLogger("fvcore")
     level = fvcore_logger.level
     try:
@@ -256,9 +379,9 @@ def _trace_macs(model: nn.Module, example: torch.Tensor, convention: str) -> dic
             from fvcore.nn.jit_analysis import JitModelAnalysis
 
             if convention == "fvcore":
-                analysis = FlopCountAnalysis(model, example)
+                analysis = FlopCountAnalysis(call, tensors)
             else:  # conv + linear + matmul only; the rest is ignored, not "uncounted"
-                analysis = JitModelAnalysis(model, example).set_op_handle(
+                analysis = JitModelAnalysis(call, tensors).set_op_handle(
                     **dict.fromkeys(_NON_MAC_OPS),
                     **{
                         "aten::_convolution": jit_handles.conv_flop_jit,

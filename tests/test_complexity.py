@@ -116,11 +116,11 @@ def test_uncounted_ops_are_listed_once_not_logged(caplog: pytest.LogCaptureFixtu
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"input_shape": ()}, r"`input_shape` must be .* got \(\)"),
-        ({"input_shape": (3, 0, 8)}, r"`input_shape` .* got \(3, 0, 8\)"),
-        ({"input_shape": (3, 2.5)}, r"`input_shape` .* got \(3, 2.5\)"),
+        ({"inputs": ()}, r"`inputs` must be .* got \(\)"),
+        ({"inputs": (3, 0, 8)}, r"`inputs` .* got \(3, 0, 8\)"),
+        ({"inputs": (3, 2.5)}, r"`inputs` .* got \(3, 2.5\)"),
         (
-            {"input_shape": (1, 8, 8), "convention": "flops"},
+            {"inputs": (1, 8, 8), "convention": "flops"},
             r"`convention` can be torchvision, fvcore, got 'flops'",
         ),
     ],
@@ -151,3 +151,131 @@ def test_cache_keeps_apart_architectures_that_differ_only_in_a_plain_attribute()
     assert nsearch.count_complexity(once, (8,)).macs == 64
     assert nsearch.count_complexity(eight, (8,)).macs == 8 * 64
     assert complexity.architecture_key(Repeated(8)) == complexity.architecture_key(eight)
+
+
+# Example inputs: a tensor, positional arguments, keyword arguments.
+
+
+class Masked(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 8, 3, padding=1)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+        return self.conv(x * mask) * scale
+
+
+MASKED_MACS = 8 * 9 * 28 * 28
+
+
+def test_an_example_tensor_counts_one_input_of_its_batch() -> None:
+    shape = nsearch.count_complexity(small_cnn(), (1, 28, 28))
+    batch = nsearch.count_complexity(small_cnn(), torch.rand(4, 1, 28, 28), cache=False)
+    assert batch == shape
+    assert batch.input_shape == (1, 28, 28)
+
+
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        (torch.rand(1, 1, 28, 28), torch.ones(1, 1, 28, 28)),
+        [torch.rand(3, 1, 28, 28), torch.ones(3, 1, 28, 28), 0.5],
+        {"x": torch.rand(2, 1, 28, 28), "mask": torch.ones(2, 1, 28, 28)},
+        {"mask": torch.ones(2, 1, 28, 28), "x": torch.rand(2, 1, 28, 28), "scale": 2.0},
+    ],
+)
+def test_example_inputs_of_several_arguments(inputs: object) -> None:
+    c = nsearch.count_complexity(Masked(), inputs, cache=False)
+    assert c.macs == MASKED_MACS
+    assert c.params == 8 * 9 + 8
+    assert c.input_shape == (1, 28, 28)
+
+
+def test_example_inputs_keep_integer_dtypes_and_leave_the_model_as_it_was() -> None:
+    class Tokens(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = nn.Embedding(100, 16)
+            self.head = nn.Linear(16, 4)
+
+        def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+            return self.head(self.embed(tokens).mean(1))
+
+    model = Tokens().train()
+    c = nsearch.count_complexity(model, torch.randint(0, 100, (2, 10)), cache=False)
+    assert c.macs == 16 * 4 and c.input_shape == (10,)
+    assert model.training
+
+
+def test_the_cache_key_covers_the_example_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    trace = complexity._trace_macs
+    monkeypatch.setattr(
+        complexity,
+        "_trace_macs",
+        lambda *a: calls.append(1) or trace(*a),  # type: ignore[func-returns-value]
+    )
+    first = nsearch.count_complexity(Masked(), (torch.rand(1, 1, 28, 28), torch.ones(1, 1, 28, 28)))
+    again = nsearch.count_complexity(
+        Masked(), (torch.zeros(1, 1, 28, 28), torch.zeros(1, 1, 28, 28))
+    )
+    assert again == first and len(calls) == 1  # values do not matter, shapes and dtypes do
+    larger = nsearch.count_complexity(
+        Masked(), (torch.rand(1, 1, 32, 32), torch.ones(1, 1, 32, 32))
+    )
+    assert larger.macs == 8 * 9 * 32 * 32 and len(calls) == 2
+    keywords = nsearch.count_complexity(
+        Masked(), {"x": torch.rand(1, 1, 28, 28), "mask": torch.ones(1, 1, 28, 28)}
+    )
+    assert keywords.macs == MASKED_MACS and len(calls) == 3
+    scaled = (torch.rand(1, 1, 28, 28), torch.ones(1, 1, 28, 28), 2.0)
+    nsearch.count_complexity(Masked(), scaled)
+    assert len(calls) == 4
+
+
+# Failures to run the model are ValueErrors that say what to pass.
+
+
+def test_a_shape_with_a_batch_dimension_says_what_to_pass() -> None:
+    with pytest.raises(ValueError, match=r"\(1, 3, 64, 64\).*batch dimension.*\(3, 64, 64\)"):
+        nsearch.count_complexity(torchvision.models.resnet18(), (1, 3, 64, 64))
+
+
+def test_a_meta_device_model_says_to_materialise_it() -> None:
+    with torch.device("meta"):
+        model = small_cnn()
+    with pytest.raises(ValueError, match=r"meta device.*to_empty\(device=\"cpu\"\)"):
+        nsearch.count_complexity(model, (1, 28, 28))
+
+
+@pytest.mark.parametrize(
+    ("inputs", "match"),
+    [
+        ((5,), r"could not run on one input of shape \(5,\)"),
+        (torch.zeros(2, 5), r"could not run on example inputs \(shape \(2, 5\)\)"),
+    ],
+)
+def test_a_model_that_cannot_run_on_the_input_is_a_value_error(inputs: object, match: str) -> None:
+    with pytest.raises(ValueError, match=match) as error:
+        nsearch.count_complexity(nn.Linear(8, 4), inputs, cache=False)
+    assert isinstance(error.value.__cause__, RuntimeError)
+
+
+@pytest.mark.parametrize(
+    ("inputs", "match"),
+    [
+        (
+            torch.zeros(()),
+            r"`inputs` .* first dimension is a batch .* got tensors of shapes \[\(\)\]",
+        ),
+        ({}, r"`inputs` .* a tensor whose first dimension .* got tensors of shapes \[\]"),
+        (
+            (torch.zeros(0, 3),),
+            r"`inputs` .* at least one input, got tensors of shapes \[\(0, 3\)\]",
+        ),
+        ("x", r"`inputs` must be .* got 'x'"),
+    ],
+)
+def test_bad_example_inputs(inputs: object, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        nsearch.count_complexity(small_cnn(), inputs)
