@@ -1,7 +1,9 @@
 """The embedded default data: a stratified subset of Fashion-MNIST shipped inside the package.
 
-10,000 training images (1,000 per class) and 2,000 test images (200 per class), drawn with a fixed
-seed from the official files. Fashion-MNIST is (c) Zalando SE, MIT licence.
+20,000 training images (2,000 per class) and 5,000 test images (500 per class), drawn with a fixed
+seed from the official files; 11.0 MB compressed. With the default ``val_fraction`` of 0.2 the
+data module holds out 4,000 of the training images (400 per class) for validation and trains on
+16,000. Fashion-MNIST is (c) Zalando SE, MIT licence.
 
 Rebuild it from the official ``*-ubyte.gz`` files (Debian's ``dataset-fashion-mnist`` installs them
 in ``/usr/share/datasets/fashion-mnist``) and check the checksum::
@@ -12,60 +14,41 @@ in ``/usr/share/datasets/fashion-mnist``) and check the checksum::
 from __future__ import annotations
 
 import argparse
-import gzip
 import hashlib
 from pathlib import Path
 
 import numpy as np
 
+from nsearch.data._idx import CLASSES, FILES, find_idx, read_idx
+
+__all__ = ["CLASSES", "PATH", "SHA256", "build", "checksum", "load", "main"]
+
 PATH = Path(__file__).with_name("fashion_mnist_subset.npz")
-TRAIN_PER_CLASS, TEST_PER_CLASS, SEED = 1000, 200, 0
+TRAIN_PER_CLASS, TEST_PER_CLASS, SEED = 2000, 500, 0
 # sha256 of the four arrays' bytes, in the order of `_ARRAYS`.
-SHA256 = "3174214b14a34562dfdd1f19568ba799484761050e540159a3d014c473b24629"
+SHA256 = "e3fed2355b07de4e6fbf50f42f0e33289311d1299b6b29ba4b1cf4b1a0c25f61"
 _ARRAYS = ("train_images", "train_labels", "test_images", "test_labels")
-FILES = {
-    "train_images": "train-images-idx3-ubyte",
-    "train_labels": "train-labels-idx1-ubyte",
-    "test_images": "t10k-images-idx3-ubyte",
-    "test_labels": "t10k-labels-idx1-ubyte",
-}
-CLASSES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)  # fmt: skip
-
-
-def read_idx(path: Path) -> np.ndarray:
-    """Read one IDX file (``.gz`` or not) as a uint8 array."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    dims = data[3]
-    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims))
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape).copy()
-
-
-def find_idx(directory: Path, stem: str) -> Path | None:
-    for name in (stem + ".gz", stem):
-        if (directory / name).is_file():
-            return directory / name
-    return None
 
 
 def checksum(arrays: dict[str, np.ndarray]) -> str:
+    """sha256 over the bytes of the four arrays, in a fixed order."""
     digest = hashlib.sha256()
     for name in _ARRAYS:
         digest.update(np.ascontiguousarray(arrays[name]).tobytes())
     return digest.hexdigest()
 
 
-def stratified(labels: np.ndarray, per_class: int, rng: np.random.Generator) -> np.ndarray:
-    picks = [rng.permutation(np.flatnonzero(labels == c))[:per_class] for c in range(10)]
+def _per_class(labels: np.ndarray, per_class: int, rng: np.random.Generator) -> np.ndarray:
+    picks = [rng.permutation(np.flatnonzero(labels == c))[:per_class] for c in range(len(CLASSES))]
     return np.sort(np.concatenate(picks))
 
 
 def build(source: Path) -> dict[str, np.ndarray]:
-    """Draw the subset from the official files in ``source``."""
+    """Draw the subset from the official files in ``source``.
+
+    Raises:
+        FileNotFoundError: if one of the four files is missing.
+    """
     full = {}
     for name, stem in FILES.items():
         path = find_idx(source, stem)
@@ -73,8 +56,8 @@ def build(source: Path) -> dict[str, np.ndarray]:
             raise FileNotFoundError(f"{source} has no {stem}.gz (or {stem}).")
         full[name] = read_idx(path)
     rng = np.random.default_rng(SEED)
-    train = stratified(full["train_labels"], TRAIN_PER_CLASS, rng)
-    test = stratified(full["test_labels"], TEST_PER_CLASS, rng)
+    train = _per_class(full["train_labels"], TRAIN_PER_CLASS, rng)
+    test = _per_class(full["test_labels"], TEST_PER_CLASS, rng)
     return {
         "train_images": full["train_images"][train],
         "train_labels": full["train_labels"][train],
@@ -84,7 +67,11 @@ def build(source: Path) -> dict[str, np.ndarray]:
 
 
 def load() -> dict[str, np.ndarray]:
-    """The embedded arrays, checked against :data:`SHA256`."""
+    """The embedded arrays, checked against :data:`SHA256`.
+
+    Raises:
+        RuntimeError: if the file does not match its checksum.
+    """
     with np.load(PATH) as f:
         arrays = {name: f[name] for name in _ARRAYS}
     if checksum(arrays) != SHA256:
