@@ -29,7 +29,7 @@ RESULTS = Path(__file__).parent / "results"
 
 
 def fit_seconds(data: ImageDataModule, epochs: int, with_callback: bool) -> float:
-    space = get_space("mobilenet")
+    space = get_space("mobilenet-uniform")
     torch.manual_seed(0)
     model = space.build(space.config_type(width=0.5, depth=0.5), in_channels=1, num_classes=10,
                         input_size=28)  # fmt: skip

@@ -18,7 +18,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from nsearch.study import SearchSettings, run_study
+from nsearch.search import SearchSettings, run_study
 
 RESULTS = Path(__file__).parent / "results"
 

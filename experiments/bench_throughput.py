@@ -34,7 +34,7 @@ CONFIG = {"width": 0.5, "depth": 0.75}
 
 
 def build() -> torch.nn.Module:
-    space = get_space("mobilenet")
+    space = get_space("mobilenet-uniform")
     torch.manual_seed(0)
     return space.build(space.config_type(**CONFIG), in_channels=1, num_classes=10, input_size=28)
 

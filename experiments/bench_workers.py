@@ -18,7 +18,7 @@ from pathlib import Path
 
 from optuna.trial import TrialState
 
-from nsearch.study import SearchSettings, run_study
+from nsearch.search import SearchSettings, run_study
 
 RESULTS = Path(__file__).parent / "results"
 

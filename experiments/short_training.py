@@ -27,7 +27,7 @@ RESULTS = Path(__file__).parent / "results"
 def main() -> None:
     torch.manual_seed(0)
     data = ImageDataModule("embedded")
-    space = get_space("mobilenet")
+    space = get_space("mobilenet-uniform")
     config = space.config_type(width=0.25, depth=0.25)
     model = space.build(config, in_channels=1, num_classes=10, input_size=28)
     trainer = pl.Trainer(max_epochs=3, max_time={"seconds": 60}, accelerator="cpu", logger=False,

@@ -6,13 +6,14 @@ Units everywhere: accuracy in percent, parameters in millions, MACs in billions 
 from __future__ import annotations
 
 from nsearch.complexity import Complexity, count_complexity, count_params
-from nsearch.metrics import information_density, netscore, wilson_interval
+from nsearch.metrics import difference_interval, information_density, netscore, wilson_interval
 from nsearch.pareto import pareto_front
 
 __all__ = [
     "Complexity",
     "count_complexity",
     "count_params",
+    "difference_interval",
     "information_density",
     "netscore",
     "pareto_front",
@@ -23,8 +24,8 @@ __version__ = "0.1.0"
 
 def __getattr__(name: str) -> object:
     # The search pulls in Lightning and Optuna; import it only when it is asked for.
-    if name in ("run_study", "SearchSettings"):
-        from nsearch import study
+    if name in ("run_study", "SearchSettings", "open_run"):
+        from nsearch import search
 
-        return getattr(study, name)
+        return getattr(search, name)
     raise AttributeError(f"module 'nsearch' has no attribute {name!r}")

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from statistics import NormalDist
 
-__all__ = ["information_density", "netscore", "wilson_interval"]
+__all__ = ["difference_interval", "information_density", "netscore", "wilson_interval"]
 
 
 def _check_positive(name: str, value: float, allowed: str, upper: float = math.inf) -> float:
@@ -122,3 +122,25 @@ def wilson_interval(correct: int, total: int, *, confidence: float = 0.95) -> tu
     low = 0.0 if correct == 0 else max(0.0, centre - half)
     high = 1.0 if correct == total else min(1.0, centre + half)
     return 100.0 * low, 100.0 * high
+
+
+def difference_interval(
+    a: tuple[int, int], b: tuple[int, int], *, confidence: float = 0.95
+) -> tuple[float, float]:
+    """Interval of the difference of two accuracies, ``a - b``, in percentage points.
+
+    ``a`` and ``b`` are ``(correct, total)`` pairs. Newcombe's hybrid score interval (Newcombe,
+    1998, method 10), built from the two Wilson intervals; when it holds 0, the two accuracies
+    cannot be told apart at this sample size.
+
+    Example::
+
+        >>> low, high = difference_interval((3520, 4000), (3480, 4000))  # 88.0 % vs 87.0 %
+        >>> low < 0 < high
+        True
+    """
+    pa, pb = 100.0 * a[0] / a[1], 100.0 * b[0] / b[1]
+    la, ua = wilson_interval(*a, confidence=confidence)
+    lb, ub = wilson_interval(*b, confidence=confidence)
+    d = pa - pb
+    return d - math.hypot(pa - la, ub - pb), d + math.hypot(ua - pa, pb - lb)

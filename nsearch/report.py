@@ -1,33 +1,76 @@
-"""What a search leaves the user: tables, a Pareto plot, Optuna's interactive plots, a report."""
+"""What a search leaves the user, as pure functions of its trial records: CSV tables, the markdown
+table and report, and the Pareto plot. (Optuna's own interactive plots are in
+:mod:`nsearch.search.outputs`, which writes all of these files.)"""
 
 from __future__ import annotations
 
 import csv
-import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import optuna
+from nsearch.metrics import difference_interval
+from nsearch.search.results import TrialRecord
+from nsearch.search.run_info import RunInfo
+from nsearch.search.selection import is_feasible
+from nsearch.search_spaces import SearchSpace
 
-log = logging.getLogger(__name__)
+__all__ = ["CSV_COLUMNS", "indistinguishable", "markdown_report", "markdown_table",
+           "plot_pareto", "write_csv"]  # fmt: skip
 
-TABLE_COLUMNS = (
-    ("trial", "trial", "{}"),
-    ("config", "config", "{}"),
-    ("accuracy_percent", "val acc (%)", "{:.2f}"),
-    ("test_accuracy_percent", "test acc (%)", "{:.2f}"),
-    ("params_millions", "params (M)", "{:.3f}"),
-    ("gmacs", "GMACs", "{:.4f}"),
-    ("netscore", "NetScore (dB)", "{:.2f}"),
-    ("information_density", "acc/params (%/M)", "{:.1f}"),
-    ("epochs_trained", "epochs", "{}"),
+# trials.csv and pareto.csv: these record attributes, then the architecture's parameters.
+CSV_COLUMNS = (
+    "trial", "state", "status", "accuracy_percent", "accuracy_ci_low", "accuracy_ci_high",
+    "val_images", "val_correct", "test_accuracy_percent", "test_ci_low", "test_ci_high",
+    "test_images", "test_correct", "params", "params_millions", "macs", "gmacs", "latency_ms",
+    "latency_p90_ms", "netscore", "information_density", "epochs_trained", "best_epoch",
+    "train_seconds", "checkpoint", "worker",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Column:
+    attribute: str
+    title: str
+    fmt: str
+
+
+TABLE = (
+    _Column("trial", "trial", "{}"),
+    _Column("config", "architecture", "{}"),
+    _Column("accuracy_percent", "val acc (%)", "{:.2f}"),
+    _Column("accuracy_interval", "val 95 % CI", "{}"),
+    _Column("test_accuracy_percent", "test acc (%)", "{:.2f}"),
+    _Column("params_millions", "params (M)", "{:.3f}"),
+    _Column("gmacs", "GMACs", "{:.4f}"),
+    _Column("latency_ms", "latency (ms)", "{:.2f}"),
+    _Column("netscore", "NetScore (dB)", "{:.2f}"),
+    _Column("epochs_trained", "epochs", "{}"),
 )
 
 
-def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+def _row(record: TrialRecord, space: SearchSpace | None) -> dict[str, Any]:
+    row = {name: getattr(record, name) for name in CSV_COLUMNS}
+    config = None
+    if space is not None:
+        config = space.describe(space.config_from_params(record.architecture))
+    return {"trial": record.trial, "config": config, **row, **dict(record.architecture)}
+
+
+def write_csv(
+    path: Path,
+    records: Sequence[TrialRecord],
+    space: SearchSpace | None,
+    extra: Sequence[dict[str, Any]] | None = None,
+) -> None:
+    """One row per record: :data:`CSV_COLUMNS`, a one-line architecture, its parameters, and
+    ``extra`` columns per row (such as a rank)."""
+    rows = [_row(r, space) for r in records]
+    if extra is not None:
+        rows = [{**row, **more} for row, more in zip(rows, extra)]
     columns: list[str] = []
-    for row in rows:
+    for row in rows or [{name: None for name in ("trial", "config", *CSV_COLUMNS)}]:
         columns += [k for k in row if k not in columns]
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
@@ -35,67 +78,167 @@ def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
         writer.writerows(rows)
 
 
-def markdown_table(rows: Sequence[dict[str, Any]], best: int | None) -> str:
-    def cell(row: dict[str, Any], key: str, fmt: str) -> str:
-        value = row.get(key)
-        return "" if value is None else fmt.format(value)
+def indistinguishable(front: Sequence[TrialRecord]) -> dict[int, list[int]]:
+    """For each front trial, the others whose validation accuracy it cannot be told apart from
+    (the 95 % interval of their difference holds 0)."""
+    ties: dict[int, list[int]] = {r.trial: [] for r in front}
+    for i, a in enumerate(front):
+        for b in front[i + 1 :]:
+            va, vb = a.validation, b.validation
+            if va is None or vb is None:
+                continue
+            low, high = difference_interval((va.correct, va.images), (vb.correct, vb.images))
+            if low <= 0 <= high:
+                ties[a.trial].append(b.trial)
+                ties[b.trial].append(a.trial)
+    return ties
+
+
+def markdown_table(
+    records: Sequence[TrialRecord], best: TrialRecord | None, space: SearchSpace | None
+) -> str:
+    """The records as a markdown table; the best feasible trial is marked."""
+
+    def cell(record: TrialRecord, column: _Column) -> str:
+        if column.attribute == "config":
+            return (
+                ""
+                if space is None
+                else space.describe(space.config_from_params(record.architecture))
+            )
+        if column.attribute == "accuracy_interval":
+            if record.accuracy_ci_low is None or record.accuracy_ci_high is None:
+                return ""
+            return f"{record.accuracy_ci_low:.1f}-{record.accuracy_ci_high:.1f}"
+        value = getattr(record, column.attribute)
+        return "" if value is None else column.fmt.format(value)
 
     lines = [
-        "| " + " | ".join(["", *(title for _, title, _ in TABLE_COLUMNS)]) + " |",
-        "|" + "---|" * (len(TABLE_COLUMNS) + 1),
+        "| " + " | ".join(["", *(c.title for c in TABLE)]) + " |",
+        "|" + "---|" * (len(TABLE) + 1),
     ]
-    for row in rows:
-        mark = "best" if row["trial"] == best else ""
-        cells = [cell(row, key, fmt) for key, _, fmt in TABLE_COLUMNS]
-        lines.append("| " + " | ".join([mark, *cells]) + " |")
+    for record in records:
+        mark = "best" if best is not None and record.trial == best.trial else ""
+        lines.append("| " + " | ".join([mark, *(cell(record, c) for c in TABLE)]) + " |")
     return "\n".join(lines)
+
+
+def markdown_report(
+    info: RunInfo,
+    records: Sequence[TrialRecord],
+    front: Sequence[TrialRecord],
+    best: TrialRecord | None,
+    space: SearchSpace | None,
+    *,
+    out_name: str,
+    plots: Sequence[str] = (),
+) -> str:
+    """``report.md``: what was searched, the front with intervals, which front models cannot be
+    told apart, the best feasible trial, and where the files are."""
+    s = info.settings
+    states = [r.state for r in records]
+    epochs = sum(r.epochs_trained for r in records)
+    images = next((r.val_images for r in records if r.val_images), None)
+    feasible = sum(is_feasible(r, s) for r in records)
+    lines = [
+        f"# nsearch: {s.space} on {s.data}",
+        "",
+        f"Study `{info.study_name}`, objective `{s.objective}`, {len(records)} trials "
+        f"({states.count('complete')} complete, {states.count('pruned')} pruned or over budget, "
+        f"{states.count('fail')} failed), {epochs} epochs trained, {feasible} feasible.",
+        f"Accuracy floor {s.min_accuracy:g} % (validation); params budget "
+        + (f"{s.max_params:g} M" if s.max_params else "none")
+        + "; MACs budget "
+        + (f"{s.max_macs:g} GMACs." if s.max_macs else "none."),
+        "",
+        "Units: accuracy in percent with its Wilson 95 % interval"
+        + (f" on {images:,} validation images" if images else "")
+        + "; test accuracy on the held-out test split, measured for the front's models only; "
+        "params in millions; MACs in billions (GMACs) per image; NetScore = "
+        "20 log10(acc^2 / (params^0.5 * GMACs^0.5)) in dB.",
+        "",
+        "## Pareto front (accuracy vs params vs MACs)",
+        "",
+        markdown_table(front, best, space),
+        "",
+    ]
+    ties = indistinguishable(front)
+    groups = sorted({tuple(sorted([t, *ties[t]])) for t in ties if ties[t]})
+    if groups:
+        lines.append(
+            "At this sample size these front models cannot be told apart on validation accuracy "
+            "(the 95 % interval of each pair's difference holds 0): "
+            + "; ".join(", ".join(f"#{t}" for t in group) for group in groups)
+            + "."
+        )
+    elif len(front) > 1:
+        lines.append("Every pair of front models differs in validation accuracy at 95 %.")
+    if best is not None:
+        lines.append(
+            f"Best feasible NetScore: trial {best.trial}, {best.netscore:.2f} dB at "
+            f"{best.accuracy_percent:.2f} % validation accuracy. Export it with "
+            f"`python -m nsearch.export --out {out_name} --trial {best.trial}`."
+        )
+    else:
+        lines.append("No trial reached the accuracy floor yet.")
+    elsewhere = [r for r in front if r.test is None]
+    if elsewhere:
+        lines.append(
+            "Test accuracy is missing for trials whose checkpoints are on other machines: "
+            + ", ".join(f"#{r.trial} ({r.worker})" for r in elsewhere)
+            + "; run `python -m nsearch.run` with the same storage there to report them."
+        )
+    lines += ["", "![Pareto front](pareto.png)", ""]
+    if plots:
+        links = ", ".join(f"[{Path(p).stem}](optuna/{Path(p).name})" for p in plots)
+        lines.append(f"Interactive plots: {links}")
+    return "\n".join(lines) + "\n"
 
 
 def plot_pareto(
     path: Path,
-    rows: Sequence[dict[str, Any]],
-    front: Sequence[dict[str, Any]],
-    best: dict[str, Any] | None,
+    records: Sequence[TrialRecord],
+    front: Sequence[TrialRecord],
+    best: TrialRecord | None,
     min_accuracy: float,
 ) -> None:
+    """Validation accuracy (with 95 % intervals) against MACs; point area ~ params."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    done = [r for r in rows if r["state"] == "complete" and r["accuracy_percent"] is not None]
+    done = [r for r in records if r.complete]
     fig, ax = plt.subplots(figsize=(9, 6))
+
+    def values(rs: Sequence[TrialRecord], attribute: str) -> list[float]:
+        return [float(getattr(r, attribute)) for r in rs]
+
+    def errors(rs: Sequence[TrialRecord]) -> list[list[float]]:
+        accuracy = values(rs, "accuracy_percent")
+        low, high = values(rs, "accuracy_ci_low"), values(rs, "accuracy_ci_high")
+        return [[a - lo for a, lo in zip(accuracy, low)], [h - a for a, h in zip(accuracy, high)]]
+
     if done:
+        x, y = values(done, "gmacs"), values(done, "accuracy_percent")
+        ax.errorbar(x, y, yerr=errors(done), fmt="none", ecolor="grey", alpha=0.4, lw=0.8)
         points = ax.scatter(
-            [r["gmacs"] for r in done],
-            [r["accuracy_percent"] for r in done],
-            s=[20 + 200 * r["params_millions"] for r in done],
-            c=[r["netscore"] for r in done],
-            cmap="viridis",
-            alpha=0.75,
-            edgecolors="k",
-            linewidths=0.4,
-            label="completed trials (area ~ params)",
-        )
+            x, y, s=[20 + 200 * p for p in values(done, "params_millions")],
+            c=values(done, "netscore"), cmap="viridis", alpha=0.75, edgecolors="k",
+            linewidths=0.4, label="completed trials (area ~ params)",
+        )  # fmt: skip
         fig.colorbar(points, ax=ax, label="NetScore (dB)")
-    ordered = sorted(front, key=lambda r: r["gmacs"])
-    ax.plot(
-        [r["gmacs"] for r in ordered],
-        [r["accuracy_percent"] for r in ordered],
-        "o--",
-        mfc="none",
-        mec="crimson",
-        color="crimson",
-        ms=14,
-        lw=0.8,
-        label="Pareto front (accuracy, params, MACs)",
-    )
-    for r in ordered:
-        ax.annotate(f"#{r['trial']}", (r["gmacs"], r["accuracy_percent"]), fontsize=8,
-                    xytext=(6, 4), textcoords="offset points")  # fmt: skip
+    ordered = sorted(front, key=lambda r: float(r.gmacs or 0))
+    x, y = values(ordered, "gmacs"), values(ordered, "accuracy_percent")
+    ax.errorbar(x, y, yerr=errors(ordered), fmt="o--", mfc="none", mec="crimson", color="crimson",
+                ms=14, lw=0.8, capsize=3,
+                label="Pareto front (accuracy, params, MACs), 95 % intervals")  # fmt: skip
+    for r, xi, yi in zip(ordered, x, y):
+        ax.annotate(f"#{r.trial}", (xi, yi), fontsize=8, xytext=(6, 4), textcoords="offset points")
     if best is not None:
-        ax.plot(best["gmacs"], best["accuracy_percent"], "*", color="gold", mec="k", ms=18,
-                label=f"best feasible NetScore (#{best['trial']})")  # fmt: skip
+        (bx,), (by,) = values([best], "gmacs"), values([best], "accuracy_percent")
+        ax.plot(bx, by, "*", color="gold", mec="k", ms=18,
+                label=f"best feasible NetScore (#{best.trial})")  # fmt: skip
     ax.axhline(min_accuracy, color="grey", ls=":", label=f"accuracy floor {min_accuracy:g} %")
     if done:
         ax.set_xscale("log")
@@ -107,43 +250,3 @@ def plot_pareto(
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-def write_optuna_html(out: Path, study: optuna.Study) -> list[Path]:
-    """Optuna's interactive plots, as HTML files that share one copy of plotly.js."""
-    from optuna import visualization as vis
-
-    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    if not vis.is_available() or len(complete) < 2:
-        return []
-    figures: dict[str, Any] = {}
-    if len(study.directions) > 1:
-        figures["pareto_front"] = lambda: vis.plot_pareto_front(study)
-    else:
-        figures["optimization_history"] = lambda: vis.plot_optimization_history(study)
-        figures["intermediate_values"] = lambda: vis.plot_intermediate_values(study)
-        figures["param_importances"] = lambda: vis.plot_param_importances(study)
-    figures["slice"] = lambda: vis.plot_slice(study, target=_target(study))
-    figures["contour"] = lambda: vis.plot_contour(study, target=_target(study))
-    written = []
-    verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.ERROR)  # plots warn about one-valued params
-    folder = out / "optuna"
-    folder.mkdir(exist_ok=True)
-    for name, make in figures.items():
-        try:
-            figure = make()
-        except Exception as error:  # a plot that this study cannot make (e.g. one parameter)
-            log.info("skipped the %s plot: %s", name, error)
-            continue
-        path = folder / f"{name}.html"
-        figure.write_html(path, include_plotlyjs="directory")
-        written.append(path)
-    optuna.logging.set_verbosity(verbosity)
-    return written
-
-
-def _target(study: optuna.Study) -> Any:
-    if len(study.directions) == 1:
-        return None
-    return lambda t: t.values[0]

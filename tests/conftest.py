@@ -7,3 +7,16 @@ import pytest
 def distribution(request: pytest.FixtureRequest) -> str:
     """Each Lightning distribution in turn: ``pytorch_lightning`` and ``lightning.pytorch``."""
     return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def searched(tmp_path_factory: pytest.TempPathFactory):
+    """A finished two-trial search on the embedded data (each trial one short epoch); tests that
+    only read its results share it and must not change it."""
+    from search_helpers import QUICK
+
+    from nsearch.search import SearchSettings, run_study
+
+    out = tmp_path_factory.mktemp("searched")
+    run_study(SearchSettings(**QUICK), out, progress=False)
+    return out

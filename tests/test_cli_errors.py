@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from nsearch import export, run
-from nsearch.study import SearchSettings, run_study
+from nsearch.search import SearchSettings, run_study
 
 QUICK = ["--trials", "1", "--epochs", "1", "--train-limit", "128", "--no-progress"]
 
@@ -37,7 +37,8 @@ CASES = [
     (
         "unknown space",
         ["--space", "vgg"],
-        r"--space: invalid choice: 'vgg' \(choose from '?mobilenet'?, '?resnet'?\)",
+        r"--space: invalid choice: 'vgg' \(choose from '?mobilenet'?, '?mobilenet-uniform'?, "
+        r"'?resnet'?, '?resnet-uniform'?\)",
     ),
     ("unknown data", ["--data", "mnist"], r"--data: invalid choice: 'mnist'"),
     ("unknown objective", ["--objective", "accuracy"], r"--objective: invalid choice: 'accuracy'"),
@@ -50,7 +51,7 @@ CASES = [
     (
         "accuracy floor above 100",
         ["--min-accuracy", "120"],
-        r"`min_accuracy` must be a percentage in \[0, 100\), got 120.0",
+        r"--min-accuracy: must be a percentage in \[0, 100\), got 120",
     ),
     (
         "negative params budget",

@@ -84,10 +84,22 @@ def test_wilson_interval_matches_the_closed_form_and_stays_in_range() -> None:
 
 @pytest.mark.parametrize(
     ("args", "match"),
-    [((5, 0), r"`total` must be a positive number of images, got 0"),
-     ((11, 10), r"`correct` must be a whole number in \[0, 10\], got 11"),
-     ((1.5, 10), r"`correct` must be a whole number")],
+    [
+        ((5, 0), r"`total` must be a positive number of images, got 0"),
+        ((11, 10), r"`correct` must be a whole number in \[0, 10\], got 11"),
+        ((1.5, 10), r"`correct` must be a whole number"),
+    ],
 )
 def test_wilson_interval_bad_arguments(args: tuple, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         nsearch.wilson_interval(*args)
+
+
+def test_difference_interval_holds_zero_only_for_close_accuracies() -> None:
+    low, high = nsearch.difference_interval((3520, 4000), (3480, 4000))  # 88 % vs 87 %
+    assert low < 0 < high
+    low, high = nsearch.difference_interval((3600, 4000), (3400, 4000))  # 90 % vs 85 %
+    assert 0 < low < 5 < high
+    assert nsearch.difference_interval((50, 100), (50, 100)) == pytest.approx(
+        tuple(-x for x in reversed(nsearch.difference_interval((50, 100), (50, 100))))
+    )

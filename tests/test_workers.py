@@ -15,10 +15,16 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from nsearch import export
+from nsearch.search import SearchSettings, run_study
+from nsearch.search.results import INTERRUPTED, finished_count
 from nsearch.storage import open_storage
-from nsearch.study import SearchSettings, run_study
 
-QUICK = {"epochs": 1, "train_limit": 128, "min_accuracy": 5.0, "timeout": None}
+QUICK = {"space": "mobilenet-uniform", "epochs": 1, "train_limit": 128, "min_accuracy": 5.0,
+         "timeout": None}  # fmt: skip
+RUN = [sys.executable, "-m", "nsearch.run", "--space", "mobilenet-uniform", "--min-accuracy", "5",
+       "--no-progress"]  # fmt: skip
+NAME = "nsearch-mobilenet-uniform-embedded-netscore"
 POSTGRES_URL = os.environ.get("NSEARCH_TEST_POSTGRES_URL")
 
 
@@ -31,11 +37,13 @@ def assert_exactly(study: optuna.Study, n: int) -> None:
     assert len(workers) == 2, workers  # both workers did some of the work
 
 
-def test_two_workers_share_a_journal_study(tmp_path: Path) -> None:
+def test_two_workers_share_a_journal_study_and_export_opens_it(tmp_path: Path) -> None:
     result = run_study(SearchSettings(trials=4, workers=2, **QUICK), tmp_path, progress=False)
     assert (tmp_path / "study.journal").is_file()
     assert_exactly(result.study, 4)
-    assert len(result.rows) == 4
+    assert len(result.records) == 4
+    files = export.export_trial(tmp_path, rank=1, dest=tmp_path / "export")  # journal storage
+    assert files.program.is_file()
 
 
 @pytest.mark.skipif(
@@ -54,9 +62,8 @@ def test_two_workers_share_a_postgresql_study(tmp_path: Path) -> None:
     )
     assert_exactly(result.study, 4)
     # a second "machine" joining the same study with a higher total adds exactly what is missing
-    command = [sys.executable, "-m", "nsearch.run", "--storage", POSTGRES_URL, "--study-name",
-               name, "--trials", "5", "--epochs", "1", "--train-limit", "128",
-               "--min-accuracy", "5", "--out", str(tmp_path / "other"), "--no-progress"]  # fmt: skip
+    command = [*RUN, "--storage", POSTGRES_URL, "--study-name", name, "--trials", "5",
+               "--epochs", "1", "--train-limit", "128", "--out", str(tmp_path / "other")]  # fmt: skip
     subprocess.run(command, check=True, capture_output=True, timeout=300)
     study = optuna.load_study(study_name=name, storage=POSTGRES_URL)
     assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 5
@@ -68,78 +75,92 @@ def test_two_workers_share_a_postgresql_study(tmp_path: Path) -> None:
             assert bool(row["test_accuracy_percent"]) == (other / row["checkpoint"]).is_file()
 
 
+def wait_for(condition, what: str, process: subprocess.Popen, seconds: float = 900) -> None:
+    """Poll ``condition`` until it holds; fail if the process ends first or time runs out. The
+    process's work is sized so that it cannot finish before the condition holds."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert process.poll() is None, f"the run ended before {what}"
+        assert time.monotonic() < deadline, f"no {what} within {seconds} s"
+        time.sleep(0.5)
+
+
+def load(out: Path) -> optuna.Study | None:
+    """The run's study once its tables exist (run.json is written after they are)."""
+    if not (out / "run.json").exists():
+        return None
+    storage = f"sqlite:///{(out / 'study.db').resolve()}"
+    return optuna.load_study(study_name=NAME, storage=open_storage(storage))
+
+
 def test_killed_worker_trial_is_failed_and_retried(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "nsearch.run", "--trials", "3", "--epochs", "3",
-               "--train-limit", "512", "--min-accuracy", "5", "--out", str(out),
-               "--no-progress", "--heartbeat", "1"]  # fmt: skip
+    # Far more trials than can finish before the kill: the run is still going when it comes.
+    command = [*RUN, "--trials", "1000", "--epochs", "3", "--train-limit", "512", "--out",
+               str(out), "--heartbeat", "1"]  # fmt: skip
     worker = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    storage = f"sqlite:///{(out / 'study.db').resolve()}"
-    name = "nsearch-mobilenet-embedded-netscore"
-    deadline = time.monotonic() + 240
-    killed = None
-    while time.monotonic() < deadline and killed is None:
-        time.sleep(0.5)
-        if not (out / "run.json").exists():  # the study's tables exist once run.json is written
-            continue
-        try:
-            study = optuna.load_study(study_name=name, storage=storage)
-        except KeyError:
-            continue
-        done = study.get_trials(states=(TrialState.COMPLETE,))
+
+    def one_done_and_next_past_its_first_epoch() -> bool:
+        study = load(out)
+        if study is None:
+            return False
         running = [
             t for t in study.get_trials(states=(TrialState.RUNNING,)) if t.intermediate_values
         ]
-        if done and running:  # one trial done, the next one past its first epoch
-            worker.send_signal(signal.SIGKILL)
-            worker.wait()
-            killed = running[0].number
-            before = {t.number: (t.value, t.user_attrs) for t in done}
-    assert killed is not None, "the worker never reached the middle of its second trial"
+        return bool(study.get_trials(states=(TrialState.COMPLETE,))) and bool(running)
 
-    subprocess.run(command, check=True, capture_output=True, timeout=300)
-    study = optuna.load_study(study_name=name, storage=open_storage(storage))
+    try:
+        wait_for(one_done_and_next_past_its_first_epoch, "a trial in mid-training", worker)
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+    study = load(out)
+    assert study is not None
+    done = study.get_trials(states=(TrialState.COMPLETE,))
+    killed = [t.number for t in study.get_trials(states=(TrialState.RUNNING,))]
+    assert len(killed) == 1
+    before = {t.number: (t.value, t.user_attrs) for t in done}
+    # Restarted with one trial more than had finished: the killed trial's retry is that trial.
+    restart = [*command[:-4], "--trials", str(len(done) + 1), "--out", str(out)]
+    subprocess.run(restart, check=True, capture_output=True, timeout=600)
+    study = load(out)
+    assert study is not None
     trials = {t.number: t for t in study.get_trials()}
     for number, (value, attrs) in before.items():  # completed trials are intact
         assert trials[number].state == TrialState.COMPLETE
         assert (trials[number].value, trials[number].user_attrs) == (value, attrs)
-    assert trials[killed].state == TrialState.FAIL
-    retries = [t for t in trials.values() if t.system_attrs.get("failed_trial") == killed]
+    assert trials[killed[0]].state == TrialState.FAIL
+    retries = [t for t in trials.values() if t.system_attrs.get("failed_trial") == killed[0]]
     assert len(retries) == 1 and retries[0].state == TrialState.COMPLETE
-    assert retries[0].params == trials[killed].params
-    assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 3
+    assert retries[0].params == trials[killed[0]].params
+    assert len(study.get_trials(states=(TrialState.COMPLETE,))) == len(done) + 1
 
 
 def test_ctrl_c_saves_what_finished_reports_it_and_exits_130(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "nsearch.run", "--trials", "5", "--epochs", "3",
-               "--train-limit", "512", "--min-accuracy", "5", "--out", str(out), "--no-progress"]  # fmt: skip
+    # Far more trials than can finish before the interrupt: it always comes mid-run.
+    command = [*RUN, "--trials", "1000", "--epochs", "3", "--train-limit", "512", "--out", str(out)]
     worker = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    storage = f"sqlite:///{(out / 'study.db').resolve()}"
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        time.sleep(0.5)
-        if not (out / "run.json").exists():  # the study's tables exist once run.json is written
-            continue
-        try:
-            study = optuna.load_study(
-                study_name="nsearch-mobilenet-embedded-netscore", storage=storage
-            )
-        except Exception:
-            continue
-        running = [
-            t for t in study.get_trials(states=(TrialState.RUNNING,)) if t.intermediate_values
-        ]
-        if study.get_trials(states=(TrialState.COMPLETE,)) and running:
-            break
-    worker.send_signal(signal.SIGINT)
-    stdout, stderr = worker.communicate(timeout=120)
+
+    def one_done() -> bool:
+        study = load(out)
+        return study is not None and bool(study.get_trials(states=(TrialState.COMPLETE,)))
+
+    try:
+        wait_for(one_done, "a finished trial", worker)
+    finally:
+        worker.send_signal(signal.SIGINT)
+    stdout, stderr = worker.communicate(timeout=600)
     assert worker.returncode == 130, stderr[-2000:]
     assert "Traceback" not in stderr
     assert "Interrupted: the finished trials are saved and reported." in stderr
-    study = optuna.load_study(study_name="nsearch-mobilenet-embedded-netscore", storage=storage)
+    study = load(out)
+    assert study is not None
     complete = study.get_trials(states=(TrialState.COMPLETE,))
-    assert complete and len(complete) < 5
+    interrupted = [t for t in study.trials if t.user_attrs.get("status") == INTERRUPTED]
+    assert complete and len(interrupted) <= 1
+    ended = study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
+    assert finished_count(study) == len(ended)  # the interrupted trial does not count
     rows = (out / "trials.csv").read_text().splitlines()
     assert len(rows) >= 1 + len(complete)
     assert (out / "report.md").is_file() and "Pareto front" in stdout

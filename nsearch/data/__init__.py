@@ -19,9 +19,10 @@ Sources, one loader each, in a registry (:func:`list_sources`, sorted; :data:`DA
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 # Importing each source module registers its sources.
 from nsearch.data import _cifar10, _fashion_mnist, _imagefolder  # noqa: F401
-from nsearch.data._datamodule import ImageDataModule
 from nsearch.data._loader import TensorLoader
 from nsearch.data._registry import (
     DATASETS,
@@ -32,6 +33,9 @@ from nsearch.data._registry import (
     register_source,
 )
 from nsearch.data._splits import Splits
+
+if TYPE_CHECKING:
+    from nsearch.data._datamodule import ImageDataModule
 
 __all__ = [
     "DATASETS",
@@ -44,3 +48,12 @@ __all__ = [
     "list_sources",
     "register_source",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The data module is a LightningDataModule; the sources and splits do not need Lightning.
+    if name == "ImageDataModule":
+        from nsearch.data._datamodule import ImageDataModule
+
+        return ImageDataModule
+    raise AttributeError(f"module 'nsearch.data' has no attribute {name!r}")

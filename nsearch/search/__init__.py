@@ -1,0 +1,50 @@
+"""The search: an Optuna study over a search space, each trial trained with Lightning.
+
+One concept per module, in the manner of ``optuna/study/``:
+
+- :mod:`~nsearch.search.settings`: :class:`SearchSettings`, each setting declared once;
+- :mod:`~nsearch.search.objectives`: every difference between objectives, in one table;
+- :mod:`~nsearch.search.trial`: one trial (suggest, build, count, budgets, train, record), with
+  :mod:`~nsearch.search.training` for the Lightning fit;
+- :mod:`~nsearch.search.study`: creating or joining the Optuna study;
+- :mod:`~nsearch.search.runner`: :func:`run_study`: the loop, workers, progress, Ctrl-C;
+- :mod:`~nsearch.search.results`: the results schema, :class:`TrialRecord`;
+- :mod:`~nsearch.search.run_info`: ``run.json`` and :func:`open_run`, the one way to open a
+  run's study;
+- :mod:`~nsearch.search.selection`: feasibility, the Pareto front, the best feasible trial;
+- :mod:`~nsearch.search.evaluation` and :mod:`~nsearch.search.outputs`: test accuracy and the
+  files a run writes (the report itself is :mod:`nsearch.report`).
+
+Lightning is imported only by the modules that train; reading results does not need it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nsearch.search.results import TrialRecord
+    from nsearch.search.run_info import Run, RunInfo, open_run
+    from nsearch.search.runner import StudyResult, run_study
+    from nsearch.search.settings import SearchSettings
+
+__all__ = ["Run", "RunInfo", "SearchSettings", "StudyResult", "TrialRecord", "open_run",
+           "run_study"]  # fmt: skip
+
+_HOMES = {
+    "Run": "run_info",
+    "RunInfo": "run_info",
+    "open_run": "run_info",
+    "SearchSettings": "settings",
+    "StudyResult": "runner",
+    "run_study": "runner",
+    "TrialRecord": "results",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        import importlib
+
+        return getattr(importlib.import_module(f"nsearch.search.{_HOMES[name]}"), name)
+    raise AttributeError(f"module 'nsearch.search' has no attribute {name!r}")

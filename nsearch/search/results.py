@@ -1,0 +1,214 @@
+"""The results schema: one frozen record per trial, read back from the Optuna study.
+
+A trial stores its measurements as Optuna user attributes whose names are the fields of
+:class:`TrialRecord` (:func:`store` refuses any other name), its architecture once, as Optuna's
+parameters, and its test accuracy, measured only for the front's models, in a ``test.json``
+beside its checkpoint. Tables, CSV files, the report and export all read these records; every
+derived figure (NetScore, intervals, units) is a property, never stored twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from nsearch.metrics import information_density, netscore, wilson_interval
+
+__all__ = ["TEST_FILE", "Measured", "TrialRecord", "read_records", "store", "write_test_result"]
+
+TEST_FILE = "test.json"
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A number of correct predictions out of a number of images."""
+
+    correct: int
+    images: int
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.correct / self.images
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """The Wilson 95 % interval, in percent."""
+        return wilson_interval(self.correct, self.images)
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """What one trial was and measured.
+
+    Units: accuracy in percent (of the validation split unless named ``test``), ``params`` a
+    count, ``macs`` multiply-accumulates for one input, latency in milliseconds per image
+    (batch 1, CPU), NetScore in dB.
+    """
+
+    trial: int
+    state: str  # complete, pruned, fail, running or waiting (Optuna's state, lower case)
+    architecture: Mapping[str, Any]  # Optuna's parameters of the space: the config, once
+    status: str = ""
+    worker: str = ""
+    params: int | None = None
+    macs: int | None = None
+    latency_ms: float | None = None
+    latency_p90_ms: float | None = None
+    val_correct: int | None = None
+    val_images: int | None = None
+    epochs_trained: int = 0
+    best_epoch: int | None = None
+    train_seconds: float = 0.0
+    checkpoint: str | None = None  # relative to the run's folder
+    test_correct: int | None = None
+    test_images: int | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.state == "complete" and self.validation is not None
+
+    @property
+    def validation(self) -> Measured | None:
+        if self.val_correct is None or not self.val_images:
+            return None
+        return Measured(self.val_correct, self.val_images)
+
+    @property
+    def test(self) -> Measured | None:
+        if self.test_correct is None or not self.test_images:
+            return None
+        return Measured(self.test_correct, self.test_images)
+
+    @property
+    def accuracy_percent(self) -> float | None:
+        return None if self.validation is None else self.validation.percent
+
+    @property
+    def accuracy_ci_low(self) -> float | None:
+        return None if self.validation is None else self.validation.interval[0]
+
+    @property
+    def accuracy_ci_high(self) -> float | None:
+        return None if self.validation is None else self.validation.interval[1]
+
+    @property
+    def test_accuracy_percent(self) -> float | None:
+        return None if self.test is None else self.test.percent
+
+    @property
+    def test_ci_low(self) -> float | None:
+        return None if self.test is None else self.test.interval[0]
+
+    @property
+    def test_ci_high(self) -> float | None:
+        return None if self.test is None else self.test.interval[1]
+
+    @property
+    def params_millions(self) -> float | None:
+        return None if self.params is None else self.params / 1e6
+
+    @property
+    def gmacs(self) -> float | None:
+        return None if self.macs is None else self.macs / 1e9
+
+    @property
+    def netscore(self) -> float | None:
+        """NetScore (dB) of the validation accuracy; -inf at 0 %."""
+        a, p, m = self.accuracy_percent, self.params_millions, self.gmacs
+        if a is None or p is None or m is None:
+            return None
+        return netscore(a, p, m) if a > 0 else -math.inf
+
+    @property
+    def information_density(self) -> float | None:
+        """Validation accuracy per million parameters, in percent per million."""
+        a, p = self.accuracy_percent, self.params_millions
+        return None if a is None or p is None else information_density(a, p)
+
+
+# The names a trial may store as user attributes: the record's own measured fields.
+STORED = frozenset(
+    f.name
+    for f in dataclasses.fields(TrialRecord)
+    if f.name not in ("trial", "state", "architecture", "test_correct", "test_images")
+)
+
+
+def store(trial: optuna.Trial, **values: Any) -> None:
+    """Store measurements on a running trial under the record's field names.
+
+    Raises:
+        KeyError: on a name that is not a stored field of :class:`TrialRecord`.
+    """
+    for name, value in values.items():
+        if name not in STORED:
+            raise KeyError(f"{name!r} is not a stored field of TrialRecord: {sorted(STORED)}.")
+        trial.set_user_attr(name, value)
+
+
+def write_test_result(out: Path, record: TrialRecord, test: Measured) -> None:
+    """Keep a checkpoint's test accuracy beside it, so that it is measured once."""
+    assert record.checkpoint is not None
+    path = (out / record.checkpoint).parent / TEST_FILE
+    path.write_text(json.dumps(dataclasses.asdict(test)))
+
+
+def _read_test(out: Path | None, checkpoint: str | None) -> Measured | None:
+    if out is None or checkpoint is None:
+        return None
+    path = (out / checkpoint).parent / TEST_FILE
+    if not path.is_file():
+        return None
+    return Measured(**json.loads(path.read_text()))
+
+
+def record_of(trial: optuna.trial.FrozenTrial, out: Path | None = None) -> TrialRecord:
+    """The record of one frozen trial; ``out`` (the run's folder) supplies test results."""
+    stored = {k: v for k, v in trial.user_attrs.items() if k in STORED}
+    test = _read_test(out, stored.get("checkpoint"))
+    return TrialRecord(
+        trial=trial.number,
+        state=trial.state.name.lower(),
+        architecture=dict(trial.params),
+        test_correct=None if test is None else test.correct,
+        test_images=None if test is None else test.images,
+        **stored,
+    )
+
+
+def read_records(
+    trials: optuna.Study | Iterable[optuna.trial.FrozenTrial], out: Path | None = None
+) -> list[TrialRecord]:
+    """One record per trial that got as far as counting its network, in trial order."""
+    if isinstance(trials, optuna.Study):
+        trials = trials.get_trials(deepcopy=False)
+    return [record_of(t, out) for t in trials if "params" in t.user_attrs]
+
+
+def finished_count(study: optuna.Study) -> int:
+    """Trials that count towards ``--trials``: complete, pruned, and failed for a reason of
+    their own (a NaN loss). A trial interrupted by Ctrl-C does not count, nor one that lost its
+    worker (its retry counts instead)."""
+    trials = study.get_trials(deepcopy=False)
+    retried = {t.system_attrs["failed_trial"] for t in trials if "failed_trial" in t.system_attrs}
+    done = (TrialState.COMPLETE, TrialState.PRUNED)
+    return sum(
+        t.state in done
+        or (
+            t.state == TrialState.FAIL
+            and t.number not in retried
+            and t.user_attrs.get("status") != INTERRUPTED
+        )
+        for t in trials
+    )
+
+
+INTERRUPTED = "interrupted"

@@ -1,0 +1,171 @@
+"""A run's folder: ``run.json`` (what the study is and how its data was prepared) and the one way
+to open a run's study.
+
+Storages inside the folder (the default SQLite file or journal) are recorded relative to it, so a
+moved or copied folder resumes and exports on its own copy of the study.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from nsearch import __version__
+from nsearch.search.settings import SearchSettings, changed_identity
+from nsearch.storage import open_storage
+
+__all__ = ["RUN_FILE", "Run", "RunInfo", "check_same_identity", "open_run"]
+
+RUN_FILE = "run.json"
+_PREFIXES = ("sqlite:///", "journal:")
+
+
+def _storage_path(url: str) -> tuple[str, str] | None:
+    """The prefix and file path of a file-based storage URL, or None."""
+    for prefix in _PREFIXES:
+        if url.startswith(prefix):
+            return prefix, url.removeprefix(prefix).removeprefix("//")
+    return None
+
+
+def relative_storage(url: str, out: Path) -> tuple[str, bool]:
+    """``url`` as recorded in ``run.json``: relative to ``out`` when its file lies inside it."""
+    parts = _storage_path(url)
+    if parts is None:
+        return url, False
+    prefix, path = parts
+    try:
+        inside = Path(path).resolve().relative_to(out.resolve())
+    except ValueError:
+        return prefix + str(Path(path).resolve()), False
+    return prefix + inside.as_posix(), True
+
+
+def absolute_storage(url: str, relative_to_out: bool, out: Path) -> str:
+    """The storage URL to open, from its ``run.json`` form."""
+    parts = _storage_path(url)
+    if not relative_to_out or parts is None:
+        return url
+    prefix, path = parts
+    return prefix + str((out / path).resolve())
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """The contents of ``run.json``.
+
+    Attributes:
+        settings: the search's settings (the latest run's, for those free to change).
+        study_name: the Optuna study's name.
+        storage: the storage URL, relative to the run's folder when ``storage_in_out``.
+        storage_in_out: whether ``storage`` names a file inside the run's folder.
+        input_shape: one input's shape, ``C x H x W``.
+        classes: the class names, in label order.
+        mean: per-channel mean of the training images, on the [0, 1] pixel scale.
+        std: per-channel standard deviation, on the same scale.
+        version: the nsearch version that wrote the file.
+    """
+
+    settings: SearchSettings
+    study_name: str
+    storage: str
+    storage_in_out: bool
+    input_shape: tuple[int, ...]
+    classes: tuple[str, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    version: str = __version__
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def storage_url(self, out: Path) -> str:
+        return absolute_storage(self.storage, self.storage_in_out, out)
+
+    def write(self, out: Path) -> None:
+        data: dict[str, Any] = {
+            "settings": self.settings.to_dict(),
+            "study_name": self.study_name,
+            "storage": self.storage,
+            "storage_in_out": self.storage_in_out,
+            "input_shape": list(self.input_shape),
+            "classes": list(self.classes),
+            "mean": list(self.mean),
+            "std": list(self.std),
+            "version": self.version,
+        }
+        temporary = out / (RUN_FILE + ".tmp")
+        temporary.write_text(json.dumps(data, indent=2) + "\n")
+        os.replace(temporary, out / RUN_FILE)
+
+    @classmethod
+    def read(cls, out: Path) -> RunInfo:
+        """Read ``out/run.json``.
+
+        Raises:
+            FileNotFoundError: if ``out`` holds no run.
+        """
+        path = Path(out) / RUN_FILE
+        if not path.is_file():
+            raise FileNotFoundError(f"{str(out)!r} holds no nsearch run ({RUN_FILE} is missing).")
+        data = json.loads(path.read_text())
+        return cls(
+            settings=SearchSettings.from_dict(data["settings"]),
+            study_name=data["study_name"],
+            storage=data["storage"],
+            storage_in_out=bool(data.get("storage_in_out", False)),
+            input_shape=tuple(data["input_shape"]),
+            classes=tuple(data["classes"]),
+            mean=tuple(data["mean"]),
+            std=tuple(data["std"]),
+            version=data.get("version", "unknown"),
+        )
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run's folder, its ``run.json`` and its study, opened."""
+
+    out: Path
+    info: RunInfo
+    study: optuna.Study
+
+
+def open_run(out: str | os.PathLike[str]) -> Run:
+    """Open the run in ``out`` and its study, through :func:`nsearch.storage.open_storage`.
+
+    Raises:
+        FileNotFoundError: if ``out`` holds no run.
+        ValueError: if its storage cannot be opened or holds no such study.
+    """
+    out = Path(out)
+    info = RunInfo.read(out)
+    storage = open_storage(info.storage_url(out), heartbeat_seconds=info.settings.heartbeat)
+    try:
+        study = optuna.load_study(study_name=info.study_name, storage=storage)
+    except KeyError:
+        raise ValueError(
+            f"The storage of {str(out)!r} ({info.storage}) holds no study named "
+            f"{info.study_name!r}."
+        ) from None
+    return Run(out, info, study)
+
+
+def check_same_identity(old: SearchSettings, new: SearchSettings, where: str, fix: str) -> None:
+    """Refuse to continue a study whose trials meant something else.
+
+    Raises:
+        ValueError: naming each changed setting with its old and new value.
+    """
+    changes = changed_identity(old, new)
+    if changes:
+        raise ValueError(
+            f"{where} was searched with other training settings ({'; '.join(changes)}), so its "
+            f"trials could not be compared with new ones; {fix}."
+        )

@@ -1,0 +1,252 @@
+"""Running a search: checks, the run folder, the trial loop, several workers, progress, Ctrl-C,
+and the results it leaves."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+import torch
+from optuna.trial import TrialState
+
+from nsearch.complexity import count_complexity
+from nsearch.data import ImageDataModule
+from nsearch.search import outputs
+from nsearch.search.results import TrialRecord, finished_count, read_records
+from nsearch.search.run_info import RUN_FILE, RunInfo, check_same_identity, relative_storage
+from nsearch.search.selection import best_feasible, budget_excess
+from nsearch.search.settings import SearchSettings
+from nsearch.search.study import create_study, default_study_name
+from nsearch.search.trial import TrialObjective
+from nsearch.search_spaces import get_space
+from nsearch.storage import fail_orphaned_trials, open_storage
+
+__all__ = ["StudyResult", "run_study"]
+
+
+@dataclass
+class StudyResult:
+    """What :func:`run_study` leaves: the study, every trial's record, the front (with test
+    accuracy) and the best feasible trial."""
+
+    study: optuna.Study
+    records: list[TrialRecord]
+    front: list[TrialRecord]
+    best: TrialRecord | None
+    out: Path
+    settings: SearchSettings
+    interrupted: bool = False
+
+    def table(self) -> str:
+        from nsearch.report import markdown_table
+
+        return markdown_table(self.front, self.best, get_space(self.settings.space))
+
+
+def make_data(settings: SearchSettings) -> ImageDataModule:
+    data = ImageDataModule(settings.data, settings.data_dir, batch_size=settings.batch_size,
+                           seed=settings.seed, train_limit=settings.train_limit)  # fmt: skip
+    data.setup("fit")
+    return data
+
+
+def check_budgets_admit_something(settings: SearchSettings, data: ImageDataModule) -> None:
+    """Refuse budgets that even the space's smallest network exceeds."""
+    space = get_space(settings.space)
+    if space.smallest is None or (settings.max_params is None and settings.max_macs is None):
+        return
+    model = space.build(space.smallest, in_channels=data.in_channels,
+                        num_classes=data.num_classes, input_size=data.input_size)  # fmt: skip
+    cost = count_complexity(model, data.input_shape)
+    over = budget_excess(settings, cost.params_millions, cost.gmacs)
+    if over is not None:
+        raise ValueError(
+            f"No network of space {settings.space!r} fits the budget: even the smallest has {over}."
+        )
+
+
+class _Progress:
+    """One progress bar for the whole study, showing the best feasible NetScore so far."""
+
+    def __init__(self, total: int, enabled: bool, settings: SearchSettings) -> None:
+        from tqdm.auto import tqdm
+
+        self.settings = settings
+        self.bar = tqdm(total=total, desc="trials", unit="trial", disable=not enabled)
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        self.update(study, 1)
+
+    def update(self, study: optuna.Study, finished: int) -> None:
+        best = best_feasible(read_records(study), self.settings)
+        self.bar.set_postfix_str(
+            f"best feasible NetScore {best.netscore:.2f} (#{best.trial})"
+            if best is not None and best.netscore is not None
+            else "no feasible trial yet"
+        )
+        self.bar.update(finished)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _optimize(settings: SearchSettings, out: Path, storage_url: str, study_name: str,
+              worker: int, progress: _Progress | None, data: ImageDataModule | None = None,
+              ) -> None:  # fmt: skip
+    """One worker's share of the study: trials until the study holds enough or time runs out."""
+    # Optuna would log each failed trial with its traceback; nsearch says it in one line instead.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    data = data if data is not None else make_data(settings)
+    storage = open_storage(storage_url, heartbeat_seconds=settings.heartbeat)
+    study = create_study(settings, storage, study_name, worker=worker)
+    objective = TrialObjective(settings, data, out)
+    deadline = time.monotonic() + settings.timeout if settings.timeout else math.inf
+    # One trial at a time, counting the other workers' running trials, so that several workers
+    # stop at exactly `settings.trials` finished trials.
+    while time.monotonic() < deadline:
+        fail_orphaned_trials(study)
+        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        if finished_count(study) + len(running) >= settings.trials:
+            break
+        study.optimize(objective, n_trials=1, catch=(FloatingPointError,),
+                       callbacks=[progress] if progress is not None else None)  # fmt: skip
+
+
+def _worker_main(settings: SearchSettings, out: Path, storage_url: str, study_name: str,
+                 worker: int, threads: int) -> None:  # fmt: skip
+    torch.set_num_threads(threads)
+    with contextlib.suppress(KeyboardInterrupt):  # the parent reports; its Ctrl-C reaches us too
+        _optimize(settings, out, storage_url, study_name, worker, None)
+
+
+def _run_workers(settings: SearchSettings, out: Path, storage_url: str, study_name: str,
+                 study: optuna.Study, bar: _Progress) -> None:  # fmt: skip
+    import multiprocessing
+
+    threads = max(1, torch.get_num_threads() // settings.workers)
+    context = multiprocessing.get_context("spawn")
+    workers = [
+        context.Process(
+            target=_worker_main, args=(settings, out, storage_url, study_name, i, threads)
+        )
+        for i in range(settings.workers)
+    ]
+    for process in workers:
+        process.start()
+    try:
+        seen = finished_count(study)
+        while any(process.is_alive() for process in workers):
+            time.sleep(2)
+            now = finished_count(study)
+            if now > seen:
+                bar.update(study, now - seen)
+                seen = now
+    finally:
+        for process in workers:
+            process.join()
+
+
+def default_storage(out: Path, workers: int) -> str:
+    """A SQLite file in ``out`` for one worker; a journal file (which many processes can share)
+    for several."""
+    if workers > 1:
+        return f"journal:{(out / 'study.journal').resolve().as_posix()}"
+    return f"sqlite:///{(out / 'study.db').resolve().as_posix()}"
+
+
+def _prepare_out(out: Path) -> bool:
+    """Make sure ``out`` is a folder that can be written; True if it was created now."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"`--out` {str(out)!r} is a file, not a folder.")
+    created = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".nsearch-write-test"
+        probe.touch()
+        probe.unlink()
+    except OSError as error:
+        raise ValueError(f"`--out` {str(out)!r} cannot be written: {error.strerror}.") from None
+    return created
+
+
+def run_study(
+    settings: SearchSettings,
+    out: str | os.PathLike[str],
+    *,
+    storage: str | None = None,
+    study_name: str | None = None,
+    progress: bool = True,
+) -> StudyResult:
+    """Search ``settings.space`` and write the results to ``out``.
+
+    Runs trials until the study holds ``settings.trials`` finished (complete, pruned or failed)
+    trials or ``settings.timeout`` seconds pass, in ``settings.workers`` processes that share the
+    study and the CPU threads. Running it again with the same ``out`` resumes the study (its
+    storage and study name come from ``out/run.json``); training settings may not change then.
+    Other machines join it by running with the same ``storage`` (PostgreSQL) and ``study_name``.
+    On Ctrl-C the finished trials are kept and reported, and ``interrupted`` is set.
+
+    Writes to ``out``: ``trials.csv``, ``pareto.csv`` (with test accuracy for the front's models),
+    ``report.md``, ``pareto.png``, ``optuna/*.html``, each trial's best checkpoint under
+    ``trials/`` and its metrics under ``logs/``, and ``run.json``.
+
+    Raises:
+        ValueError: on a storage that cannot be used, a study of other objectives or other
+            training settings, or an ``out`` that cannot be written.
+        FileNotFoundError: when the data is not where it was asked for.
+    """
+    out = Path(out)
+    if settings.data_dir is not None:  # compared on resume: the same folder, however named
+        settings = dataclasses.replace(settings, data_dir=str(Path(settings.data_dir).resolve()))
+    previous = RunInfo.read(out) if (out / RUN_FILE).is_file() else None
+    if previous is not None:
+        check_same_identity(previous.settings, settings, f"`--out` {str(out)!r}",
+                            "run with a new --out to start a new study")  # fmt: skip
+        if study_name is not None and study_name != previous.study_name:
+            raise ValueError(
+                f"`--out` {str(out)!r} holds the study {previous.study_name!r}, not "
+                f"{study_name!r}; run with a new --out for another study."
+            )
+    data = make_data(settings)  # data errors come before anything is written
+    check_budgets_admit_something(settings, data)
+    created = _prepare_out(out)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if previous is not None and storage is None:
+        storage_url, study_name = previous.storage_url(out), previous.study_name
+    else:
+        storage_url = storage or default_storage(out, settings.workers)
+    study_name = study_name or default_study_name(settings)
+    try:
+        storage_object = open_storage(storage_url, heartbeat_seconds=settings.heartbeat)
+        study = create_study(settings, storage_object, study_name)
+    except BaseException:
+        if created:  # leave no trace of a run that never started
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    recorded, in_out = relative_storage(storage_url, out)
+    info = RunInfo(settings, study_name, recorded, in_out, data.input_shape, data.classes,
+                   tuple(data.mean), tuple(data.std))  # fmt: skip
+    info.write(out)
+    remaining = settings.trials - finished_count(study)
+    interrupted = False
+    if remaining > 0:
+        bar = _Progress(remaining, progress, settings)
+        try:
+            if settings.workers == 1:
+                _optimize(settings, out, storage_url, study_name, 0, bar, data)
+            else:
+                _run_workers(settings, out, storage_url, study_name, study, bar)
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            bar.close()
+    written = outputs.write_results(out, info, study, data.test_dataloader())
+    return StudyResult(study, written.records, written.front, written.best, out, settings,
+                       interrupted)  # fmt: skip

@@ -1,0 +1,203 @@
+"""The settings of a search, each declared once: the CLI, ``run.json`` and the checks follow it.
+
+A setting either defines what a trial *means* (space, data, seed, epochs, training recipe,
+objective: changing one makes earlier trials incomparable, so a study refuses it on resume) or
+only steers the search (trials, timeout, workers, floor, budgets: free to change; floor and
+budgets are re-applied to every trial).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Option", "SearchSettings", "changed_identity", "percentage", "positive_float",
+           "positive_int"]  # fmt: skip
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise ValueError(f"must be at least 1, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise ValueError(f"must be greater than 0, got {text}")
+    return value
+
+
+def percentage(text: str) -> float:
+    """An argparse type: a percentage in [0, 100)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"expected a number, got {text!r}") from None
+    if not 0 <= value < 100:
+        raise ValueError(f"must be a percentage in [0, 100), got {text}")
+    return value
+
+
+@dataclass(frozen=True)
+class Option:
+    """How a setting appears on the command line, and whether it defines what a trial means."""
+
+    help: str
+    parse: Callable[[str], Any] | None = None
+    choices: Callable[[], Sequence[str]] | None = None
+    identity: bool = False
+
+
+def _option(default: Any, help: str, **kwargs: Any) -> Any:
+    return field(default=default, metadata={"option": Option(help, **kwargs)})
+
+
+def _spaces() -> Sequence[str]:
+    from nsearch.search_spaces import list_spaces
+
+    return list_spaces()
+
+
+def _datasets() -> Sequence[str]:
+    from nsearch.data import DATASETS
+
+    return DATASETS
+
+
+def _objectives() -> Sequence[str]:
+    from nsearch.search.objectives import OBJECTIVES
+
+    return tuple(OBJECTIVES)
+
+
+SAMPLERS = ("tpe", "random")
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """Everything a study needs besides its storage; stored in ``run.json`` beside the results.
+
+    Units: ``min_accuracy`` in percent, ``max_params`` in millions, ``max_macs`` in GMACs,
+    ``timeout`` in seconds.
+    """
+
+    space: str = _option("mobilenet", "The search space to sample architectures from.",
+                         choices=_spaces, identity=True)  # fmt: skip
+    data: str = _option(
+        "embedded",
+        "The data set; 'embedded' is a Fashion-MNIST subset shipped with nsearch.",
+        choices=_datasets,
+        identity=True,
+    )
+    data_dir: str | None = _option(
+        None,
+        "The folder that holds the data set's files (needed for cifar10 and imagefolder; "
+        "optional for fashion-mnist).",
+        identity=True,
+    )
+    trials: int = _option(
+        30,
+        "The study's total number of finished trials, counting those already done in an "
+        "earlier run.",
+        parse=positive_int,
+    )
+    timeout: float | None = _option(660.0, "Start no new trial after this many seconds.",
+                                    parse=positive_float)  # fmt: skip
+    epochs: int = _option(6, "The most epochs one trial trains for.", parse=positive_int,
+                          identity=True)  # fmt: skip
+    seed: int = _option(0, "Seeds the sampler, the validation split and each trial's weights.",
+                        parse=int, identity=True)  # fmt: skip
+    objective: str = _option(
+        "netscore",
+        "'netscore' maximises NetScore with TPE and pruning; 'pareto' searches accuracy, params "
+        "and MACs as three objectives, without pruning.",
+        choices=_objectives,
+        identity=True,
+    )
+    min_accuracy: float = _option(
+        86.0,
+        "The accuracy floor in percent: trials below it are infeasible, whatever their NetScore.",
+        parse=percentage,
+    )
+    max_params: float | None = _option(
+        None,
+        "The most parameters a candidate may have, in millions; larger ones are never trained.",
+        parse=positive_float,
+    )
+    max_macs: float | None = _option(
+        None,
+        "The most multiply-accumulates per image a candidate may need, in billions (GMACs); "
+        "larger ones are never trained.",
+        parse=positive_float,
+    )
+    batch_size: int = _option(128, "The training batch size.", parse=positive_int, identity=True)
+    lr: float = _option(0.2, "The peak learning rate of each trial's schedule.",
+                        parse=positive_float, identity=True)  # fmt: skip
+    train_limit: int | None = _option(
+        None,
+        "Train each trial on at most this many images (a stratified, seeded subset), for quick "
+        "trials.",
+        parse=positive_int,
+        identity=True,
+    )
+    pruning: bool = _option(True, "Stop unpromising trials early (single-objective studies).")
+    sampler: str = _option("tpe", "The Optuna sampler: 'tpe' or 'random'.",
+                           choices=lambda: SAMPLERS)  # fmt: skip
+    workers: int = _option(
+        1,
+        "How many processes on this machine share the study, each with an equal share of the "
+        "CPU threads (a journal file in --out is their default storage).",
+        parse=positive_int,
+    )
+    heartbeat: int = _option(
+        30,
+        "Seconds between a running trial's heartbeats on a database storage; a trial silent for "
+        "three of them (its worker died) is failed and retried once.",
+        parse=positive_int,
+    )
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            option: Option = f.metadata["option"]
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            if option.choices is not None and value not in option.choices():
+                raise ValueError(f"`{f.name}` can be {', '.join(option.choices())}, got {value!r}.")
+            if option.parse is not None:
+                try:
+                    option.parse(str(value))
+                except ValueError as error:
+                    raise ValueError(f"`{f.name}` {error}.") from None
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> SearchSettings:
+        """Settings from ``run.json``; settings it lacks take their defaults, unknown ones are
+        ignored (a file written by another version of nsearch)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def changed_identity(old: SearchSettings, new: SearchSettings) -> list[str]:
+    """The settings that define what a trial means and differ, as ``--name old -> new``."""
+    changes = []
+    for f in dataclasses.fields(SearchSettings):
+        if f.metadata["option"].identity and getattr(old, f.name) != getattr(new, f.name):
+            flag = "--" + f.name.replace("_", "-")
+            changes.append(f"{flag} {getattr(old, f.name)} -> {getattr(new, f.name)}")
+    return changes

@@ -1,0 +1,86 @@
+"""Creating (or joining) the Optuna study of a search: directions, sampler, pruner, and the check
+that a study is only ever continued with the settings its trials were trained with."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import optuna
+
+from nsearch.search import objectives
+from nsearch.search.run_info import check_same_identity
+from nsearch.search.settings import SearchSettings
+
+__all__ = ["SETTINGS_ATTR", "create_study", "default_study_name", "make_pruner", "make_sampler"]
+
+# The study's own record of its settings, so that workers and machines joining it are checked.
+SETTINGS_ATTR = "nsearch_settings"
+
+
+def default_study_name(settings: SearchSettings) -> str:
+    return f"nsearch-{settings.space}-{settings.data}-{settings.objective}"
+
+
+def make_sampler(settings: SearchSettings, worker: int) -> optuna.samplers.BaseSampler:
+    """The study's sampler; each worker gets its own seed."""
+    seed = settings.seed + 1000 * worker
+    if settings.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    multi = len(objectives.get(settings.objective).directions) > 1
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5, multivariate=not multi)
+
+
+def make_pruner(settings: SearchSettings) -> optuna.pruners.BasePruner:
+    if settings.pruning and objectives.get(settings.objective).prunes:
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+    return optuna.pruners.NopPruner()
+
+
+def create_study(
+    settings: SearchSettings,
+    storage: str | optuna.storages.BaseStorage,
+    study_name: str,
+    *,
+    worker: int = 0,
+) -> optuna.Study:
+    """Create the study, or join it if it exists.
+
+    Raises:
+        ValueError: if a study of that name exists with other objectives, or was searched with
+            other training settings.
+    """
+    objective = objectives.get(settings.objective)
+    directions: list[Any] = list(objective.directions)
+    try:
+        study = optuna.create_study(
+            storage=storage,
+            study_name=study_name,
+            directions=directions,
+            sampler=make_sampler(settings, worker),
+            pruner=make_pruner(settings),
+            load_if_exists=True,
+        )
+    except ValueError:  # Optuna's own check of existing directions
+        study = optuna.load_study(study_name=study_name, storage=storage)
+    wanted = [optuna.study.StudyDirection[d.upper()] for d in directions]
+    if study.directions != wanted:
+        raise ValueError(
+            f"The study {study_name!r} already exists with {len(study.directions)} objective(s), "
+            f"but --objective {settings.objective} needs {len(directions)}; choose another "
+            "--study-name."
+        )
+    recorded = study.user_attrs.get(SETTINGS_ATTR)
+    if recorded is None:
+        study.set_user_attr(SETTINGS_ATTR, settings.to_dict())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(list(objective.metric_names))
+    else:
+        check_same_identity(
+            SearchSettings.from_dict(recorded),
+            settings,
+            f"The study {study_name!r}",
+            "choose another --study-name (or a new --out) to start a new study",
+        )
+    return study

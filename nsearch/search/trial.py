@@ -1,0 +1,99 @@
+"""One trial of a search: suggest an architecture, build it, count it, check the budgets, train it
+and record what it measured (under the field names of :class:`~nsearch.search.results.TrialRecord`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import optuna
+import torch
+
+from nsearch.complexity import count_complexity
+from nsearch.data import ImageDataModule
+from nsearch.search import objectives
+from nsearch.search.objectives import Epoch
+from nsearch.search.results import INTERRUPTED, store
+from nsearch.search.selection import budget_excess
+from nsearch.search.settings import SearchSettings
+from nsearch.search.training import train
+from nsearch.search_spaces import get_space
+from nsearch.storage import worker_id
+
+__all__ = ["TrialObjective", "trial_folder"]
+
+log = logging.getLogger(__name__)
+
+
+def trial_folder(out: Path, number: int) -> Path:
+    """Where a trial's checkpoint (and test result) live."""
+    return out / "trials" / f"trial_{number:04d}"
+
+
+class TrialObjective:
+    """The function Optuna calls for each trial.
+
+    Returns the objective's values of the best epoch. Raises :class:`optuna.TrialPruned` for a
+    network over budget (never trained) or one the pruner stopped before its last epoch, and
+    :class:`FloatingPointError` for a trial whose loss turned NaN (the study goes on).
+    """
+
+    def __init__(self, settings: SearchSettings, data: ImageDataModule, out: Path) -> None:
+        self.settings, self.data, self.out = settings, data, out
+        self.space = get_space(settings.space)
+        self.objective = objectives.get(settings.objective)
+
+    def build(self, config: Any) -> torch.nn.Module:
+        return self.space.build(
+            config,
+            in_channels=self.data.in_channels,
+            num_classes=self.data.num_classes,
+            input_size=self.data.input_size,
+        )
+
+    def __call__(self, trial: optuna.Trial) -> tuple[float, ...]:
+        s = self.settings
+        store(trial, worker=worker_id())
+        config = self.space.suggest(trial)
+        torch.manual_seed(s.seed + trial.number)
+        model = self.build(config)
+        cost = count_complexity(model, self.data.input_shape)
+        store(trial, params=cost.params, macs=cost.macs)
+        over = budget_excess(s, cost.params_millions, cost.gmacs)
+        if over is not None:
+            store(trial, status=f"over budget, not trained: {over}")
+            raise optuna.TrialPruned(over)
+        folder = trial_folder(self.out, trial.number)
+        try:
+            outcome = train(model, trial=trial, settings=s, objective=self.objective,
+                            data=self.data, params_millions=cost.params_millions,
+                            gmacs=cost.gmacs, folder=folder,
+                            log_dir=self.out / "logs" / folder.name)  # fmt: skip
+        except KeyboardInterrupt:
+            store(trial, status=INTERRUPTED)  # does not count towards --trials
+            raise
+        store(trial, epochs_trained=len(outcome.epochs), train_seconds=round(outcome.seconds, 2))
+        if outcome.failure is not None:
+            store(trial, status=f"failed: {outcome.failure}")
+            log.warning("Trial %d failed: %s", trial.number, outcome.failure)
+            raise FloatingPointError(outcome.failure)
+        best = outcome.best
+        if best is None or outcome.checkpoint is None:
+            raise RuntimeError("Training ended before its first validation.")
+        store(
+            trial,
+            val_correct=best.val_correct,
+            val_images=best.val_images,
+            best_epoch=best.epoch,
+            checkpoint=os.path.relpath(outcome.checkpoint, self.out),
+        )
+        if outcome.pruned:
+            store(trial, status=f"pruned after epoch {len(outcome.epochs) - 1}")
+            raise optuna.TrialPruned(f"Trial {trial.number} pruned.")
+        store(trial, status="complete")
+        epoch = Epoch(100.0 * best.val_correct / best.val_images, cost.params_millions,
+                      cost.gmacs)  # fmt: skip
+        return self.objective.values(epoch, s.min_accuracy)

@@ -1,0 +1,34 @@
+"""What the search tests share: quick settings and ways to read what a run wrote."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from pathlib import Path
+from typing import Any
+
+# Two trials of one epoch on 384 training images: seconds each, and accurate enough (10 % floor).
+QUICK: dict[str, Any] = {
+    "space": "mobilenet-uniform",
+    "trials": 2,
+    "epochs": 1,
+    "train_limit": 384,
+    "min_accuracy": 10.0,
+    "timeout": None,
+}
+QUICK_ARGS = ["--space", "mobilenet-uniform", "--trials", "2", "--epochs", "1", "--train-limit",
+              "384", "--min-accuracy", "10", "--no-progress"]  # fmt: skip
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def fingerprint(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` by its SHA-256: equal fingerprints, nothing was altered."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }

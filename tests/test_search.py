@@ -1,0 +1,114 @@
+"""The search end to end: files, records, the objective's values, resume, budgets, objectives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pytest
+from search_helpers import QUICK, QUICK_ARGS, read_csv
+
+import nsearch
+from nsearch.run import main
+from nsearch.search import SearchSettings, open_run, run_study
+from nsearch.search.objectives import floor_penalised
+from nsearch.search.results import read_records
+
+
+def test_search_writes_every_file_with_intervals(searched: Path) -> None:
+    for name in ("trials.csv", "pareto.csv", "report.md", "pareto.png", "run.json", "study.db"):
+        assert (searched / name).is_file(), name
+    assert list((searched / "optuna").glob("*.html"))
+    trials = read_csv(searched / "trials.csv")
+    assert [t["state"] for t in trials] == ["complete", "complete"]
+    for t in trials:
+        assert (searched / t["checkpoint"]).is_file()
+        assert (searched / "logs" / f"trial_{int(t['trial']):04d}" / "metrics.csv").is_file()
+        accuracy = float(t["accuracy_percent"])
+        assert int(t["val_images"]) == 4000
+        assert accuracy == pytest.approx(100 * int(t["val_correct"]) / 4000)
+        low, high = nsearch.wilson_interval(int(t["val_correct"]), 4000)
+        assert (float(t["accuracy_ci_low"]), float(t["accuracy_ci_high"])) == pytest.approx(
+            (low, high)
+        )
+        assert float(t["netscore"]) == pytest.approx(
+            nsearch.netscore(accuracy, float(t["params_millions"]), float(t["gmacs"])), rel=1e-6
+        )
+        assert int(t["epochs_trained"]) == 1 and float(t["train_seconds"]) > 0
+        assert t["width"] and t["depth"]  # the architecture's parameters, one column each
+    front = read_csv(searched / "pareto.csv")
+    assert front and [r["rank"] for r in front] == [str(i + 1) for i in range(len(front))]
+    for row in front:
+        assert 0 < float(row["test_accuracy_percent"]) <= 100
+        assert int(row["test_images"]) == 5000
+        assert float(row["test_ci_low"]) < float(row["test_accuracy_percent"])
+    report = (searched / "report.md").read_text()
+    assert "Pareto front" in report and "Wilson 95 % interval on 4,000 validation images" in report
+
+
+def test_objective_value_is_the_best_epochs_penalised_netscore(searched: Path) -> None:
+    run = open_run(searched)
+    for trial, record in zip(run.study.trials, read_records(run.study)):
+        assert record.netscore is not None and record.accuracy_percent is not None
+        assert trial.value == pytest.approx(
+            floor_penalised(record.netscore, record.accuracy_percent, QUICK["min_accuracy"])
+        )
+        assert record.architecture == trial.params
+
+
+def test_running_again_resumes(searched: Path, tmp_path: Path) -> None:
+    import shutil
+
+    out = tmp_path / "copy"
+    shutil.copytree(searched, out)
+    before = read_csv(out / "trials.csv")
+    run_study(SearchSettings(**{**QUICK, "trials": 3}), out, progress=False)
+    after = read_csv(out / "trials.csv")
+    assert [r["trial"] for r in after] == ["0", "1", "2"]
+    keep = ("trial", "state", "val_correct", "params", "macs", "checkpoint", "width", "depth")
+    assert [{k: r[k] for k in keep} for r in after[:2]] == [{k: r[k] for k in keep} for r in before]
+    run_study(SearchSettings(**{**QUICK, "trials": 3}), out, progress=False)  # nothing new runs
+    assert len(read_csv(out / "trials.csv")) == 3
+
+
+def test_over_budget_candidates_are_never_trained(tmp_path: Path, monkeypatch) -> None:
+    from nsearch.search import trial
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an over-budget candidate was trained")
+
+    monkeypatch.setattr(trial, "train", fail)
+    # The seeded sampler's first two candidates have 0.76 M and 0.87 M params.
+    result = run_study(SearchSettings(**{**QUICK, "max_params": 0.5}), tmp_path, progress=False)
+    assert [t.state for t in result.study.trials] == [optuna.trial.TrialState.PRUNED] * 2
+    for record in result.records:
+        assert record.status.startswith("over budget, not trained: ")
+        assert "M params exceed --max-params 0.5 M" in record.status
+    assert not (tmp_path / "logs").exists() and not (tmp_path / "trials").exists()
+
+
+def test_pareto_objective_is_three_objectives(tmp_path: Path) -> None:
+    settings = SearchSettings(**{**QUICK, "space": "resnet-uniform", "objective": "pareto"})
+    result = run_study(settings, tmp_path, progress=False)
+    assert len(result.study.directions) == 3
+    for trial, record in zip(result.study.trials, result.records):
+        assert trial.values == pytest.approx(
+            [record.accuracy_percent, record.params_millions, record.gmacs]
+        )
+    assert (tmp_path / "optuna" / "pareto_front.html").is_file()
+
+
+def test_cli_prints_the_front(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [*QUICK_ARGS, "--trials", "1", "--train-limit", "256", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "Pareto front of nsearch-mobilenet-uniform-embedded-netscore" in printed
+    assert "Best feasible NetScore: trial 0" in printed
+
+
+def test_a_nan_loss_fails_the_trial_with_its_reason_and_the_study_goes_on(tmp_path: Path) -> None:
+    result = run_study(SearchSettings(**{**QUICK, "lr": 1e30}), tmp_path, progress=False)
+    assert [t.state for t in result.study.trials] == [optuna.trial.TrialState.FAIL] * 2
+    for record in result.records:
+        assert record.status in ("failed: The train loss is nan.", "failed: The train loss is inf.")
+    assert (tmp_path / "report.md").is_file()
