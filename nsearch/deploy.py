@@ -41,9 +41,10 @@ __all__ = [
     "program_parity_in_fresh_process",
 ]
 
-# Measured on nsearch's four spaces at 28 x 28 (1,000 images, logits up to 14): onnxruntime
-# differs from torch by at most 9e-6, a torch.export program in a fresh process by 0.
-DEFAULT_ATOL = 1e-4
+# Measured on nsearch's spaces at 28 x 28: a torch.export program in a fresh process gives
+# exactly the model's logits; ONNX Runtime, which folds BatchNorm into the convolutions, differs
+# by up to about 1e-4 over 5,000 test images of a trained network (float32 sums in another order).
+DEFAULT_ATOL = 1e-3
 _CHUNK = 256  # images per call when checking parity
 
 
