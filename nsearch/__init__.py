@@ -6,16 +6,26 @@ Units everywhere: accuracy in percent, parameters in millions, MACs in billions 
 from __future__ import annotations
 
 from nsearch.complexity import Complexity, count_complexity, count_params
-from nsearch.metrics import difference_interval, information_density, netscore, wilson_interval
+from nsearch.latency import Latency, measure_latency
+from nsearch.metrics import (
+    difference_interval,
+    information_density,
+    netscore,
+    netscore_latency,
+    wilson_interval,
+)
 from nsearch.pareto import pareto_front
 
 __all__ = [
     "Complexity",
+    "Latency",
     "count_complexity",
     "count_params",
     "difference_interval",
     "information_density",
+    "measure_latency",
     "netscore",
+    "netscore_latency",
     "pareto_front",
     "wilson_interval",
 ]

@@ -23,7 +23,13 @@ from __future__ import annotations
 import math
 from statistics import NormalDist
 
-__all__ = ["difference_interval", "information_density", "netscore", "wilson_interval"]
+__all__ = [
+    "difference_interval",
+    "information_density",
+    "netscore",
+    "netscore_latency",
+    "wilson_interval",
+]
 
 
 def _check_positive(name: str, value: float, allowed: str, upper: float = math.inf) -> float:
@@ -73,6 +79,26 @@ def netscore(
         if not math.isfinite(exponent):
             raise ValueError(f"`{name}` must be a finite number, got {exponent!r}.")
     return 20.0 * (alpha * math.log10(a) - beta * math.log10(p) - gamma * math.log10(m))
+
+
+def netscore_latency(accuracy_percent: float, params_millions: float, latency_ms: float) -> float:
+    """nsearch's latency NetScore, in decibels: NetScore with measured latency in place of MACs.
+
+    ``20 * log10(a**2 / (p**0.5 * l**0.5))`` with ``a`` the top-1 accuracy in percent, ``p`` the
+    parameters in millions and ``l`` the median latency of one image (batch 1) in milliseconds,
+    measured on the target CPU. This is nsearch's extension, not the paper's formula: its values
+    depend on the machine and are comparable only between networks timed on the same one.
+
+    Raises:
+        ValueError: if a value is outside its range, NaN or infinite.
+
+    Example::
+
+        >>> round(netscore_latency(90.0, 0.5, 2.0), 2)
+        78.17
+    """
+    latency = _check_positive("latency_ms", latency_ms, "a latency in milliseconds, > 0")
+    return netscore(accuracy_percent, params_millions, latency)
 
 
 def information_density(accuracy_percent: float, params_millions: float) -> float:

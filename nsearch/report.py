@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from nsearch.metrics import difference_interval
+from nsearch.search import objectives
 from nsearch.search.results import TrialRecord
 from nsearch.search.run_info import RunInfo
 from nsearch.search.selection import is_feasible
@@ -24,8 +25,8 @@ CSV_COLUMNS = (
     "trial", "state", "status", "accuracy_percent", "accuracy_ci_low", "accuracy_ci_high",
     "val_images", "val_correct", "test_accuracy_percent", "test_ci_low", "test_ci_high",
     "test_images", "test_correct", "params", "params_millions", "macs", "gmacs", "latency_ms",
-    "latency_p90_ms", "netscore", "information_density", "epochs_trained", "best_epoch",
-    "train_seconds", "checkpoint", "worker",
+    "latency_p90_ms", "netscore", "netscore_latency", "information_density", "epochs_trained",
+    "best_epoch", "train_seconds", "checkpoint", "worker",
 )  # fmt: skip
 
 
@@ -136,6 +137,8 @@ def markdown_report(
     """``report.md``: what was searched, the front with intervals, which front models cannot be
     told apart, the best feasible trial, and where the files are."""
     s = info.settings
+    objective = objectives.get(s.objective)
+    cost = "latency" if objective.cost_axis == "latency_ms" else "MACs"
     states = [r.state for r in records]
     epochs = sum(r.epochs_trained for r in records)
     images = next((r.val_images for r in records if r.val_images), None)
@@ -149,15 +152,19 @@ def markdown_report(
         f"Accuracy floor {s.min_accuracy:g} % (validation); params budget "
         + (f"{s.max_params:g} M" if s.max_params else "none")
         + "; MACs budget "
-        + (f"{s.max_macs:g} GMACs." if s.max_macs else "none."),
+        + (f"{s.max_macs:g} GMACs" if s.max_macs else "none")
+        + "; latency budget "
+        + (f"{s.max_latency_ms:g} ms." if s.max_latency_ms else "none."),
         "",
         "Units: accuracy in percent with its Wilson 95 % interval"
         + (f" on {images:,} validation images" if images else "")
         + "; test accuracy on the held-out test split, measured for the front's models only; "
-        "params in millions; MACs in billions (GMACs) per image; NetScore = "
-        "20 log10(acc^2 / (params^0.5 * GMACs^0.5)) in dB.",
+        "params in millions; MACs in billions (GMACs) per image; latency in milliseconds per "
+        "image (median, batch 1, one CPU thread, measured before training); NetScore = "
+        "20 log10(acc^2 / (params^0.5 * GMACs^0.5)) in dB; latency NetScore (nsearch's "
+        "extension) the same with milliseconds in place of GMACs.",
         "",
-        "## Pareto front (accuracy vs params vs MACs)",
+        f"## Pareto front (accuracy vs params vs {cost})",
         "",
         markdown_table(front, best, space),
         "",
@@ -174,8 +181,10 @@ def markdown_report(
     elif len(front) > 1:
         lines.append("Every pair of front models differs in validation accuracy at 95 %.")
     if best is not None:
+        score = "latency NetScore" if objective.rank_by == "netscore_latency" else "NetScore"
         lines.append(
-            f"Best feasible NetScore: trial {best.trial}, {best.netscore:.2f} dB at "
+            f"Best feasible {score}: trial {best.trial}, "
+            f"{float(getattr(best, objective.rank_by)):.2f} dB at "
             f"{best.accuracy_percent:.2f} % validation accuracy. Export it with "
             f"`python -m nsearch.export --out {out_name} --trial {best.trial}`."
         )
@@ -201,14 +210,16 @@ def plot_pareto(
     front: Sequence[TrialRecord],
     best: TrialRecord | None,
     min_accuracy: float,
+    cost_axis: str = "gmacs",
 ) -> None:
-    """Validation accuracy (with 95 % intervals) against MACs; point area ~ params."""
+    """Validation accuracy (with 95 % intervals) against MACs (or latency); point area ~
+    params."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    done = [r for r in records if r.complete]
+    done = [r for r in records if r.complete and getattr(r, cost_axis) is not None]
     fig, ax = plt.subplots(figsize=(9, 6))
 
     def values(rs: Sequence[TrialRecord], attribute: str) -> list[float]:
@@ -220,7 +231,7 @@ def plot_pareto(
         return [[a - lo for a, lo in zip(accuracy, low)], [h - a for a, h in zip(accuracy, high)]]
 
     if done:
-        x, y = values(done, "gmacs"), values(done, "accuracy_percent")
+        x, y = values(done, cost_axis), values(done, "accuracy_percent")
         ax.errorbar(x, y, yerr=errors(done), fmt="none", ecolor="grey", alpha=0.4, lw=0.8)
         points = ax.scatter(
             x, y, s=[20 + 200 * p for p in values(done, "params_millions")],
@@ -228,23 +239,27 @@ def plot_pareto(
             linewidths=0.4, label="completed trials (area ~ params)",
         )  # fmt: skip
         fig.colorbar(points, ax=ax, label="NetScore (dB)")
-    ordered = sorted(front, key=lambda r: float(r.gmacs or 0))
-    x, y = values(ordered, "gmacs"), values(ordered, "accuracy_percent")
+    ordered = sorted(front, key=lambda r: float(getattr(r, cost_axis)))
+    x, y = values(ordered, cost_axis), values(ordered, "accuracy_percent")
     ax.errorbar(x, y, yerr=errors(ordered), fmt="o--", mfc="none", mec="crimson", color="crimson",
                 ms=14, lw=0.8, capsize=3,
-                label="Pareto front (accuracy, params, MACs), 95 % intervals")  # fmt: skip
+                label="Pareto front, with 95 % intervals")  # fmt: skip
     for r, xi, yi in zip(ordered, x, y):
         ax.annotate(f"#{r.trial}", (xi, yi), fontsize=8, xytext=(6, 4), textcoords="offset points")
     if best is not None:
-        (bx,), (by,) = values([best], "gmacs"), values([best], "accuracy_percent")
+        (bx,), (by,) = values([best], cost_axis), values([best], "accuracy_percent")
         ax.plot(bx, by, "*", color="gold", mec="k", ms=18,
-                label=f"best feasible NetScore (#{best.trial})")  # fmt: skip
+                label=f"best feasible (#{best.trial})")  # fmt: skip
     ax.axhline(min_accuracy, color="grey", ls=":", label=f"accuracy floor {min_accuracy:g} %")
     if done:
         ax.set_xscale("log")
-    ax.set_xlabel("GMACs per image (conv + linear + matmul)")
+    ax.set_xlabel(
+        "GMACs per image (conv + linear + matmul)"
+        if cost_axis == "gmacs"
+        else "latency per image (ms, median, batch 1, one CPU thread)"
+    )
     ax.set_ylabel("validation accuracy (%)")
-    ax.set_title("Search results: accuracy vs MACs, point area ~ parameters")
+    ax.set_title("Search results: accuracy vs cost, point area ~ parameters")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()

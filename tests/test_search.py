@@ -112,3 +112,63 @@ def test_a_nan_loss_fails_the_trial_with_its_reason_and_the_study_goes_on(tmp_pa
     for record in result.records:
         assert record.status in ("failed: The train loss is nan.", "failed: The train loss is inf.")
     assert (tmp_path / "report.md").is_file()
+
+
+def test_latency_is_measured_for_every_trial(searched: Path) -> None:
+    for t in read_csv(searched / "trials.csv"):
+        assert 0 < float(t["latency_ms"]) <= float(t["latency_p90_ms"])
+        assert float(t["netscore_latency"]) == pytest.approx(
+            nsearch.netscore_latency(
+                float(t["accuracy_percent"]), float(t["params_millions"]), float(t["latency_ms"])
+            ),
+            rel=1e-6,
+        )
+
+
+class FakeLatency:
+    """A latency of 1 ms per MMAC: deterministic, so budgets can be tested on any machine."""
+
+    def __init__(self, median_ms: float) -> None:
+        self.median_ms = self.p90_ms = median_ms
+
+
+def fake_latency(model, shape, **kwargs) -> FakeLatency:  # type: ignore[no-untyped-def]
+    return FakeLatency(nsearch.count_complexity(model, shape).macs / 1e6)
+
+
+def test_latency_budget_is_checked_before_training(tmp_path: Path, monkeypatch) -> None:
+    from nsearch.search import runner, trial
+
+    monkeypatch.setattr(trial, "measure_latency", fake_latency)
+    monkeypatch.setattr(runner, "measure_latency", fake_latency)
+    monkeypatch.setattr(trial, "train", lambda *a, **k: pytest.fail("trained over budget"))
+    # The seeded sampler's first two candidates need 15.4 and 17.2 MMACs: 15.4 and 17.2 "ms".
+    result = run_study(SearchSettings(**{**QUICK, "max_latency_ms": 10.0}), tmp_path,
+                       progress=False)  # fmt: skip
+    assert [r.state for r in result.records] == ["pruned", "pruned"]
+    assert all("ms exceed --max-latency-ms 10 ms" in r.status for r in result.records)
+    with pytest.raises(ValueError, match=r"even the smallest has .* ms exceed --max-latency-ms"):
+        run_study(SearchSettings(**{**QUICK, "max_latency_ms": 0.01}), tmp_path / "none",
+                  progress=False)  # fmt: skip
+
+
+@pytest.mark.parametrize("objective", ["netscore-latency", "pareto-latency"])
+def test_latency_objectives_score_and_draw_the_front_with_latency(
+    objective: str, tmp_path: Path, monkeypatch
+) -> None:
+    from nsearch.search import trial
+
+    monkeypatch.setattr(trial, "measure_latency", fake_latency)
+    settings = SearchSettings(**{**QUICK, "objective": objective})
+    result = run_study(settings, tmp_path, progress=False)
+    for frozen, record in zip(result.study.trials, result.records):
+        assert record.latency_ms == pytest.approx((record.macs or 0) / 1e6, rel=1e-4)
+        if objective == "netscore-latency":
+            assert frozen.value == pytest.approx(
+                floor_penalised(record.netscore_latency, record.accuracy_percent, 10.0)
+            )
+        else:
+            assert frozen.values == pytest.approx(
+                [record.accuracy_percent, record.params_millions, record.latency_ms]
+            )
+    assert "## Pareto front (accuracy vs params vs latency)" in (tmp_path / "report.md").read_text()

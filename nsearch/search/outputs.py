@@ -11,6 +11,7 @@ from typing import Any
 import optuna
 
 from nsearch import report
+from nsearch.search import objectives
 from nsearch.search.evaluation import test_front
 from nsearch.search.results import TrialRecord, read_records
 from nsearch.search.run_info import RunInfo
@@ -51,7 +52,8 @@ def write_results(
             for rank, r in enumerate(chosen, start=1)
         ],
     )
-    report.plot_pareto(out / "pareto.png", records, chosen, best, settings.min_accuracy)
+    cost_axis = objectives.get(settings.objective).cost_axis
+    report.plot_pareto(out / "pareto.png", records, chosen, best, settings.min_accuracy, cost_axis)
     plots = write_optuna_html(out, study)
     text = report.markdown_report(info, records, chosen, best, space, out_name=str(out),
                                   plots=[str(p) for p in plots])  # fmt: skip

@@ -20,7 +20,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from nsearch.metrics import information_density, netscore, wilson_interval
+from nsearch.metrics import information_density, netscore, netscore_latency, wilson_interval
 
 __all__ = ["TEST_FILE", "Measured", "TrialRecord", "read_records", "store", "write_test_result"]
 
@@ -126,6 +126,14 @@ class TrialRecord:
         if a is None or p is None or m is None:
             return None
         return netscore(a, p, m) if a > 0 else -math.inf
+
+    @property
+    def netscore_latency(self) -> float | None:
+        """nsearch's latency NetScore (dB): measured milliseconds in place of GMACs."""
+        a, p, lat = self.accuracy_percent, self.params_millions, self.latency_ms
+        if a is None or p is None or lat is None:
+            return None
+        return netscore_latency(a, p, lat) if a > 0 else -math.inf
 
     @property
     def information_density(self) -> float | None:

@@ -18,13 +18,14 @@ from optuna.trial import TrialState
 
 from nsearch.complexity import count_complexity
 from nsearch.data import ImageDataModule
+from nsearch.latency import measure_latency
 from nsearch.search import outputs
 from nsearch.search.results import TrialRecord, finished_count, read_records
 from nsearch.search.run_info import RUN_FILE, RunInfo, check_same_identity, relative_storage
 from nsearch.search.selection import best_feasible, budget_excess
 from nsearch.search.settings import SearchSettings
 from nsearch.search.study import create_study, default_study_name
-from nsearch.search.trial import TrialObjective
+from nsearch.search.trial import LATENCY_THREADS, TrialObjective
 from nsearch.search_spaces import get_space
 from nsearch.storage import fail_orphaned_trials, open_storage
 
@@ -60,12 +61,16 @@ def make_data(settings: SearchSettings) -> ImageDataModule:
 def check_budgets_admit_something(settings: SearchSettings, data: ImageDataModule) -> None:
     """Refuse budgets that even the space's smallest network exceeds."""
     space = get_space(settings.space)
-    if space.smallest is None or (settings.max_params is None and settings.max_macs is None):
+    budgets = (settings.max_params, settings.max_macs, settings.max_latency_ms)
+    if space.smallest is None or all(b is None for b in budgets):
         return
     model = space.build(space.smallest, in_channels=data.in_channels,
                         num_classes=data.num_classes, input_size=data.input_size)  # fmt: skip
     cost = count_complexity(model, data.input_shape)
-    over = budget_excess(settings, cost.params_millions, cost.gmacs)
+    latency = None
+    if settings.max_latency_ms is not None:
+        latency = measure_latency(model, data.input_shape, threads=LATENCY_THREADS).median_ms
+    over = budget_excess(settings, cost.params_millions, cost.gmacs, latency)
     if over is not None:
         raise ValueError(
             f"No network of space {settings.space!r} fits the budget: even the smallest has {over}."

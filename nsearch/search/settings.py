@@ -90,7 +90,7 @@ class SearchSettings:
     """Everything a study needs besides its storage; stored in ``run.json`` beside the results.
 
     Units: ``min_accuracy`` in percent, ``max_params`` in millions, ``max_macs`` in GMACs,
-    ``timeout`` in seconds.
+    ``max_latency_ms`` in milliseconds per image, ``timeout`` in seconds.
     """
 
     space: str = _option("mobilenet", "The search space to sample architectures from.",
@@ -121,8 +121,10 @@ class SearchSettings:
                         parse=int, identity=True)  # fmt: skip
     objective: str = _option(
         "netscore",
-        "'netscore' maximises NetScore with TPE and pruning; 'pareto' searches accuracy, params "
-        "and MACs as three objectives, without pruning.",
+        "'netscore' maximises NetScore with pruning; 'netscore-latency' the same with measured "
+        "CPU latency (ms) in place of GMACs (nsearch's extension); 'pareto' searches accuracy, "
+        "params and MACs as three objectives, without pruning; 'pareto-latency' accuracy, "
+        "params and latency.",
         choices=_objectives,
         identity=True,
     )
@@ -140,6 +142,12 @@ class SearchSettings:
         None,
         "The most multiply-accumulates per image a candidate may need, in billions (GMACs); "
         "larger ones are never trained.",
+        parse=positive_float,
+    )
+    max_latency_ms: float | None = _option(
+        None,
+        "The longest median time one image (batch 1) may take on this machine's CPU with one "
+        "thread, in milliseconds, measured before training; slower networks are never trained.",
         parse=positive_float,
     )
     batch_size: int = _option(128, "The training batch size.", parse=positive_int, identity=True)

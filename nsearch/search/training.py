@@ -9,6 +9,7 @@ trial's result is that epoch's.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import signal
 import time
@@ -66,8 +67,7 @@ class _ScoreEpochs(pl.Callback):
 
     objective: Objective
     min_accuracy: float
-    params_millions: float
-    gmacs: float
+    cost: Epoch  # the network's params, MACs and latency (its accuracy is filled per epoch)
     val_images: int
     epochs: list[EpochResult] = field(default_factory=list)
 
@@ -76,7 +76,7 @@ class _ScoreEpochs(pl.Callback):
             return
         accuracy = float(trainer.callback_metrics["val_acc"])
         correct = round(accuracy * self.val_images)
-        epoch = Epoch(100.0 * correct / self.val_images, self.params_millions, self.gmacs)
+        epoch = dataclasses.replace(self.cost, accuracy_percent=100.0 * correct / self.val_images)
         score = self.objective.epoch_score(epoch, self.min_accuracy)
         pl_module.log(SCORE, score, on_epoch=True)
         self.epochs.append(EpochResult(trainer.current_epoch, correct, self.val_images, score))
@@ -108,21 +108,20 @@ def train(
     settings: SearchSettings,
     objective: Objective,
     data: ImageDataModule,
-    params_millions: float,
-    gmacs: float,
+    cost: Epoch,
     folder: Path,
     log_dir: Path,
 ) -> TrainingOutcome:
     """Train ``model`` for up to ``settings.epochs`` epochs, keeping its best epoch's checkpoint
     in ``folder/best.ckpt``; report each epoch to ``trial``'s pruner when the objective prunes.
+    ``cost`` holds the network's params, MACs and latency that each epoch is scored with.
 
     A loss that turns NaN or infinite ends the fit; the outcome says so in ``failure``.
 
     Raises:
         KeyboardInterrupt: on Ctrl-C (Lightning's graceful shutdown, turned back).
     """
-    scores = _ScoreEpochs(objective, settings.min_accuracy, params_millions, gmacs,
-                          data.val_images)  # fmt: skip
+    scores = _ScoreEpochs(objective, settings.min_accuracy, cost, data.val_images)
     checkpoint = pl.callbacks.ModelCheckpoint(
         dirpath=folder, filename="best", monitor=SCORE, mode="max", save_top_k=1
     )

@@ -14,6 +14,7 @@ import torch
 
 from nsearch.complexity import count_complexity
 from nsearch.data import ImageDataModule
+from nsearch.latency import measure_latency
 from nsearch.search import objectives
 from nsearch.search.objectives import Epoch
 from nsearch.search.results import INTERRUPTED, store
@@ -23,7 +24,11 @@ from nsearch.search.training import train
 from nsearch.search_spaces import get_space
 from nsearch.storage import worker_id
 
-__all__ = ["TrialObjective", "trial_folder"]
+__all__ = ["LATENCY_THREADS", "TrialObjective", "trial_folder"]
+
+# Latency is measured with one thread (batch 1, CPU): the most repeatable setting, and the one
+# of most small edge devices.
+LATENCY_THREADS = 1
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +39,8 @@ def trial_folder(out: Path, number: int) -> Path:
 
 
 class TrialObjective:
-    """The function Optuna calls for each trial.
+    """The function Optuna calls for each trial: suggest, build, count params and MACs, measure
+    latency, check the budgets, train, record.
 
     Returns the objective's values of the best epoch. Raises :class:`optuna.TrialPruned` for a
     network over budget (never trained) or one the pruner stopped before its last epoch, and
@@ -61,16 +67,18 @@ class TrialObjective:
         torch.manual_seed(s.seed + trial.number)
         model = self.build(config)
         cost = count_complexity(model, self.data.input_shape)
-        store(trial, params=cost.params, macs=cost.macs)
-        over = budget_excess(s, cost.params_millions, cost.gmacs)
+        latency = measure_latency(model, self.data.input_shape, threads=LATENCY_THREADS)
+        store(trial, params=cost.params, macs=cost.macs, latency_ms=latency.median_ms,
+              latency_p90_ms=latency.p90_ms)  # fmt: skip
+        over = budget_excess(s, cost.params_millions, cost.gmacs, latency.median_ms)
         if over is not None:
             store(trial, status=f"over budget, not trained: {over}")
             raise optuna.TrialPruned(over)
         folder = trial_folder(self.out, trial.number)
         try:
             outcome = train(model, trial=trial, settings=s, objective=self.objective,
-                            data=self.data, params_millions=cost.params_millions,
-                            gmacs=cost.gmacs, folder=folder,
+                            data=self.data, cost=Epoch(0.0, cost.params_millions, cost.gmacs,
+                                                       latency.median_ms), folder=folder,
                             log_dir=self.out / "logs" / folder.name)  # fmt: skip
         except KeyboardInterrupt:
             store(trial, status=INTERRUPTED)  # does not count towards --trials
@@ -95,5 +103,5 @@ class TrialObjective:
             raise optuna.TrialPruned(f"Trial {trial.number} pruned.")
         store(trial, status="complete")
         epoch = Epoch(100.0 * best.val_correct / best.val_images, cost.params_millions,
-                      cost.gmacs)  # fmt: skip
+                      cost.gmacs, latency.median_ms)  # fmt: skip
         return self.objective.values(epoch, s.min_accuracy)
