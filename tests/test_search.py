@@ -172,3 +172,9 @@ def test_latency_objectives_score_and_draw_the_front_with_latency(
                 [record.accuracy_percent, record.params_millions, record.latency_ms]
             )
     assert "## Pareto front (accuracy vs params vs latency)" in (tmp_path / "report.md").read_text()
+
+
+def test_an_epoch_budget_stops_the_search(tmp_path: Path) -> None:
+    settings = SearchSettings(**{**QUICK, "trials": 10, "epoch_budget": 2, "sampler": "random"})
+    result = run_study(settings, tmp_path, progress=False)
+    assert len(result.records) == 2 and sum(r.epochs_trained for r in result.records) == 2

@@ -220,3 +220,8 @@ def finished_count(study: optuna.Study) -> int:
 
 
 INTERRUPTED = "interrupted"
+
+
+def epochs_trained(study: optuna.Study) -> int:
+    """Epochs trained by all of the study's trials so far."""
+    return sum(int(t.user_attrs.get("epochs_trained", 0)) for t in study.get_trials(deepcopy=False))

@@ -20,7 +20,7 @@ from nsearch.complexity import count_complexity
 from nsearch.data import ImageDataModule
 from nsearch.latency import measure_latency
 from nsearch.search import outputs
-from nsearch.search.results import TrialRecord, finished_count, read_records
+from nsearch.search.results import TrialRecord, epochs_trained, finished_count, read_records
 from nsearch.search.run_info import RUN_FILE, RunInfo, check_same_identity, relative_storage
 from nsearch.search.selection import best_feasible, budget_excess
 from nsearch.search.settings import SearchSettings
@@ -120,6 +120,8 @@ def _optimize(settings: SearchSettings, out: Path, storage_url: str, study_name:
         running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
         if finished_count(study) + len(running) >= settings.trials:
             break
+        if settings.epoch_budget is not None and epochs_trained(study) >= settings.epoch_budget:
+            break
         study.optimize(objective, n_trials=1, catch=(FloatingPointError,),
                        callbacks=[progress] if progress is not None else None)  # fmt: skip
 
@@ -192,7 +194,8 @@ def run_study(
     """Search ``settings.space`` and write the results to ``out``.
 
     Runs trials until the study holds ``settings.trials`` finished (complete, pruned or failed)
-    trials or ``settings.timeout`` seconds pass, in ``settings.workers`` processes that share the
+    trials, its trials have trained ``settings.epoch_budget`` epochs, or ``settings.timeout``
+    seconds pass, in ``settings.workers`` processes that share the
     study and the CPU threads. Running it again with the same ``out`` resumes the study (its
     storage and study name come from ``out/run.json``); training settings may not change then.
     Other machines join it by running with the same ``storage`` (PostgreSQL) and ``study_name``.

@@ -82,7 +82,10 @@ def _objectives() -> Sequence[str]:
     return tuple(OBJECTIVES)
 
 
-SAMPLERS = ("tpe", "random")
+def _samplers() -> Sequence[str]:
+    from nsearch.search.study import SAMPLERS
+
+    return tuple(SAMPLERS)
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,12 @@ class SearchSettings:
     )
     timeout: float | None = _option(660.0, "Start no new trial after this many seconds.",
                                     parse=positive_float)  # fmt: skip
+    epoch_budget: int | None = _option(
+        None,
+        "Start no new trial once the study's trials have trained this many epochs in all (a "
+        "compute budget that does not depend on the machine's speed).",
+        parse=positive_int,
+    )
     epochs: int = _option(6, "The most epochs one trial trains for.", parse=positive_int,
                           identity=True)  # fmt: skip
     seed: int = _option(0, "Seeds the sampler, the validation split and each trial's weights.",
@@ -161,8 +170,12 @@ class SearchSettings:
         identity=True,
     )
     pruning: bool = _option(True, "Stop unpromising trials early (single-objective studies).")
-    sampler: str = _option("tpe", "The Optuna sampler: 'tpe' or 'random'.",
-                           choices=lambda: SAMPLERS)  # fmt: skip
+    sampler: str = _option(
+        "tpe",
+        "The Optuna sampler: 'tpe' (multivariate TPE), 'random', or 'nsga2' (NSGA-II, for the "
+        "pareto objectives).",
+        choices=_samplers,
+    )
     workers: int = _option(
         1,
         "How many processes on this machine share the study, each with an equal share of the "

@@ -4,6 +4,7 @@ that a study is only ever continued with the settings its trials were trained wi
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import optuna
@@ -12,7 +13,14 @@ from nsearch.search import objectives
 from nsearch.search.run_info import check_same_identity
 from nsearch.search.settings import SearchSettings
 
-__all__ = ["SETTINGS_ATTR", "create_study", "default_study_name", "make_pruner", "make_sampler"]
+__all__ = [
+    "SAMPLERS",
+    "SETTINGS_ATTR",
+    "create_study",
+    "default_study_name",
+    "make_pruner",
+    "make_sampler",
+]
 
 # The study's own record of its settings, so that workers and machines joining it are checked.
 SETTINGS_ATTR = "nsearch_settings"
@@ -22,13 +30,25 @@ def default_study_name(settings: SearchSettings) -> str:
     return f"nsearch-{settings.space}-{settings.data}-{settings.objective}"
 
 
+def _tpe(seed: int, multi: bool) -> optuna.samplers.BaseSampler:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5, multivariate=not multi)
+
+
+# Each sampler by name, from its seed and whether the study has several objectives.
+SAMPLERS: dict[str, Callable[[int, bool], optuna.samplers.BaseSampler]] = {
+    "tpe": _tpe,
+    "random": lambda seed, multi: optuna.samplers.RandomSampler(seed=seed),
+    # Small generations: a search trains tens of networks, not thousands.
+    "nsga2": lambda seed, multi: optuna.samplers.NSGAIISampler(seed=seed, population_size=8),
+}
+
+
 def make_sampler(settings: SearchSettings, worker: int) -> optuna.samplers.BaseSampler:
     """The study's sampler; each worker gets its own seed."""
-    seed = settings.seed + 1000 * worker
-    if settings.sampler == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
     multi = len(objectives.get(settings.objective).directions) > 1
-    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5, multivariate=not multi)
+    return SAMPLERS[settings.sampler](settings.seed + 1000 * worker, multi)
 
 
 def make_pruner(settings: SearchSettings) -> optuna.pruners.BasePruner:
