@@ -1,4 +1,20 @@
+"""Helpers shared by the built-in spaces: argument checks, rounding, drawing Optuna parameters."""
+
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from torchvision.models.mobilenetv2 import _make_divisible
+
+if TYPE_CHECKING:
+    import optuna
 
 
 def check_build_args(in_channels: int, num_classes: int, input_size: int) -> None:
@@ -19,3 +35,85 @@ def scaled_depth(blocks: int, depth: float) -> int:
 def is_small(input_size: int) -> bool:
     """Inputs below 128 pixels (28x28, 32x32, 64x64) get a stride-1 stem and fewer downsamplings."""
     return input_size < 128
+
+
+def distinct_multipliers(channels: int, grid: Sequence[float]) -> tuple[float, ...]:
+    """The multipliers of ``grid`` that give ``channels`` distinct widths after rounding.
+
+    Of the multipliers that round to the same multiple of 8, the largest is kept, so the grid's
+    largest multiplier is always there.
+
+    >>> distinct_multipliers(24, (0.25, 0.5, 0.75, 1.0))  # 8, 16, 24, 24
+    (0.25, 0.5, 1.0)
+    """
+    by_width = {_make_divisible(channels * m, 8): m for m in sorted(grid)}
+    return tuple(sorted(by_width.values()))
+
+
+def suggest_params(trial: optuna.Trial, distributions: Mapping[str, BaseDistribution]) -> dict:
+    """Draw one value per distribution through the trial's public ``suggest_*`` calls."""
+    params: dict[str, Any] = {}
+    for name, d in distributions.items():
+        if isinstance(d, CategoricalDistribution):
+            params[name] = trial.suggest_categorical(name, d.choices)
+        elif isinstance(d, IntDistribution):
+            params[name] = trial.suggest_int(name, d.low, d.high, step=d.step, log=d.log)
+        elif isinstance(d, FloatDistribution):
+            params[name] = trial.suggest_float(name, d.low, d.high, step=d.step, log=d.log)
+        else:
+            raise TypeError(
+                f"Parameter {name!r} has a {type(d).__name__}; the spaces draw Categorical-, "
+                "Int- and FloatDistribution."
+            )
+    return params
+
+
+def check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
+    """Raise a ``ValueError`` naming ``value`` and ``choices`` unless ``value`` is one of them."""
+    if value not in choices:
+        allowed = ", ".join(f"{c:g}" if isinstance(c, float) else str(c) for c in choices)
+        raise ValueError(f"`{name}` can be {allowed}, got {value!r}.")
+
+
+def as_tuple(name: str, values: Sequence[Any], length: int, kind: type) -> tuple[Any, ...]:
+    """``values`` as a tuple of ``length`` values of ``kind`` (JSON gives lists back)."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise ValueError(f"`{name}` must be a sequence of {length} numbers, got {values!r}.")
+    if len(values) != length:
+        raise ValueError(f"`{name}` must hold {length} values, one per stage, got {len(values)}.")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise ValueError(f"`{name}` must hold numbers, got {values!r}.")
+    return tuple(kind(v) for v in values)
+
+
+def stage_distributions(
+    width_choices: Sequence[Sequence[float]], depth_choices: Sequence[Sequence[int]]
+) -> dict[str, BaseDistribution]:
+    """``w1, d1, w2, ...``: each stage's width multiplier, and its depth where it has a choice."""
+    distributions: dict[str, BaseDistribution] = {}
+    for stage, (widths, depths) in enumerate(zip(width_choices, depth_choices), start=1):
+        distributions[f"w{stage}"] = CategoricalDistribution(tuple(widths))
+        if len(depths) > 1:
+            distributions[f"d{stage}"] = IntDistribution(depths[0], depths[-1])
+    return distributions
+
+
+def stage_params(config: Any, distributions: Mapping[str, BaseDistribution]) -> dict[str, Any]:
+    """The flat ``w1, d1, ...`` parameters of a config with per-stage ``widths`` and ``depths``."""
+    values = {f"w{i}": w for i, w in enumerate(config.widths, start=1)}
+    values |= {f"d{i}": d for i, d in enumerate(config.depths, start=1)}
+    return {name: values[name] for name in distributions}
+
+
+def stage_config(config_type: type, params: Mapping[str, Any], stages: int) -> Any:
+    """The inverse of :func:`stage_params`; a stage without a depth parameter has one block."""
+    return config_type(
+        widths=tuple(params[f"w{i}"] for i in range(1, stages + 1)),
+        depths=tuple(params.get(f"d{i}", 1) for i in range(1, stages + 1)),
+    )
+
+
+def describe_stages(config: Any) -> str:
+    """E.g. ``"w 0.5/1/0.75 d 1/2/3"``: the per-stage widths and depths of a config."""
+    widths = "/".join(f"{w:g}" for w in config.widths)
+    return f"w {widths} d {'/'.join(str(d) for d in config.depths)}"

@@ -1,25 +1,45 @@
-"""``mobilenet``: MobileNetV2-style inverted residuals (torchvision's blocks), scaled in width
-and depth.
+"""``mobilenet``: MobileNetV2 inverted residuals with a width and a depth for each row of the table.
 
 The architecture is torchvision's table of ``t, c, n, s`` rows (expansion, channels, repeats,
-stride). Width goes through torchvision's channel rounding (``_make_divisible``, multiples of 8)
-and also scales the last 1x1 layer (torchvision keeps it at 1280 below width 1.0, which would
-dominate the parameters of a small network); depth scales each stage's repeat count, never below
-one block. Inputs below 128 pixels get a stride-1 stem and a total stride of 8 (28x28 ends at
-4x4); larger inputs keep torchvision's strides (total 32).
+stride). Each row picks its own width multiplier from :data:`WIDTH_GRID` (channels go through
+torchvision's ``_make_divisible``, multiples of 8) and its own repeat count from 1 to ``n``. A
+row keeps only the multipliers that give it distinct channel counts (:data:`WIDTH_CHOICES`: 16
+channels at 0.25 and 0.5 would both round to 8), so every config is a distinct architecture and
+the space's size is the product of its choices: 1,327,104.
+
+The stem follows the first row's multiplier (``32 * w1`` channels) and the last 1x1 layer the
+last row's (``1280 * w7``), so widths stay prefixes of the largest network's and a supernet can
+slice them. The first block of every row has no residual connection and the others do, whatever
+the widths (torchvision adds one wherever stride is 1 and the channels happen to match), so every
+config is a sub-network of :data:`LARGEST`, which is ``mobilenet-uniform`` at width 1, depth 1.
+The last batch norm of each residual branch starts with zero weights (as in ``resnet``, and as
+BigNAS found a weight-sharing supernet needs to train stably), so each block starts as identity.
+Inputs below 128 pixels get a stride-1 stem and a total stride of 8 (28x28 ends at 4x4).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 from torchvision.models.mobilenetv2 import InvertedResidual, _make_divisible
 from torchvision.ops.misc import Conv2dNormActivation
 
-from nsearch.search_spaces._common import check_build_args, is_small, scaled_depth
+from nsearch.search_spaces._common import (
+    as_tuple,
+    check_build_args,
+    check_choice,
+    describe_stages,
+    distinct_multipliers,
+    is_small,
+    stage_config,
+    stage_distributions,
+    stage_params,
+    suggest_params,
+)
 from nsearch.search_spaces._registry import SearchSpace, register_space
 
 if TYPE_CHECKING:
@@ -35,33 +55,61 @@ INVERTED_RESIDUAL_SETTING = (
     (6, 160, 3, 2),
     (6, 320, 1, 1),
 )
-# For small inputs the stem keeps full resolution and the stages downsample three times.
 SMALL_INPUT_STRIDES = (1, 2, 2, 2, 1, 1, 1)
-WIDTH_RANGE = (0.25, 1.0)
-DEPTH_RANGE = (0.25, 1.0)
+STEM_CHANNELS, LAST_CHANNELS = 32, 1280
+WIDTH_GRID = (0.25, 0.5, 0.75, 1.0)
+WIDTH_CHOICES = tuple(
+    distinct_multipliers(c, WIDTH_GRID) for _, c, _, _ in INVERTED_RESIDUAL_SETTING
+)
+DEPTH_CHOICES = tuple(tuple(range(1, n + 1)) for _, _, n, _ in INVERTED_RESIDUAL_SETTING)
+
+DISTRIBUTIONS = stage_distributions(WIDTH_CHOICES, DEPTH_CHOICES)  # w1..w7, d2..d6
 
 
 @dataclass(frozen=True)
-class MobileNetConfig:
-    """Width multiplier (channels) and depth multiplier (repeats per stage)."""
+class StagewiseMobileNetConfig:
+    """A width multiplier and a repeat count for each of the seven rows of the table."""
 
-    width: float = 1.0
-    depth: float = 1.0
+    widths: tuple[float, ...] = field(default=tuple(c[-1] for c in WIDTH_CHOICES))
+    depths: tuple[int, ...] = field(default=tuple(c[-1] for c in DEPTH_CHOICES))
+
+    def __post_init__(self) -> None:
+        rows = len(INVERTED_RESIDUAL_SETTING)
+        object.__setattr__(self, "widths", as_tuple("widths", self.widths, rows, float))
+        object.__setattr__(self, "depths", as_tuple("depths", self.depths, rows, int))
+        for row in range(rows):
+            check_choice(f"widths[{row}]", self.widths[row], WIDTH_CHOICES[row])
+            check_choice(f"depths[{row}]", self.depths[row], DEPTH_CHOICES[row])
 
 
-def suggest(trial: optuna.Trial) -> MobileNetConfig:
-    return MobileNetConfig(
-        width=trial.suggest_float("width", *WIDTH_RANGE, step=0.05),
-        depth=trial.suggest_float("depth", *DEPTH_RANGE, step=0.25),
-    )
+LARGEST = StagewiseMobileNetConfig()
+SMALLEST = StagewiseMobileNetConfig(
+    widths=tuple(c[0] for c in WIDTH_CHOICES), depths=tuple(c[0] for c in DEPTH_CHOICES)
+)
 
 
-class MobileNet(nn.Module):
-    """A MobileNetV2 configured by a ``t, c, n, s`` table, a width and a depth multiplier."""
+def params_of(config: StagewiseMobileNetConfig) -> dict[str, Any]:
+    return stage_params(config, DISTRIBUTIONS)
+
+
+def config_from_params(params: Mapping[str, Any]) -> StagewiseMobileNetConfig:
+    return stage_config(StagewiseMobileNetConfig, params, len(INVERTED_RESIDUAL_SETTING))
+
+
+def suggest(trial: optuna.Trial) -> StagewiseMobileNetConfig:
+    return config_from_params(suggest_params(trial, DISTRIBUTIONS))
+
+
+class StagewiseMobileNet(nn.Module):
+    """A MobileNetV2 whose rows each have their own width and depth.
+
+    ``features`` holds the stem, one ``nn.Sequential`` per row of the table and the last 1x1
+    layer, so a block's name depends only on its row and its place in that row.
+    """
 
     def __init__(
         self,
-        config: MobileNetConfig,
+        config: StagewiseMobileNetConfig,
         *,
         in_channels: int = 3,
         num_classes: int = 1000,
@@ -71,20 +119,23 @@ class MobileNet(nn.Module):
         super().__init__()
         check_build_args(in_channels, num_classes, input_size)
         small = is_small(input_size)
-        width = config.width
-        channels = _make_divisible(32 * width, 8)
+        channels = _make_divisible(STEM_CHANNELS * config.widths[0], 8)
         layers: list[nn.Module] = [
             Conv2dNormActivation(
                 in_channels, channels, stride=1 if small else 2, activation_layer=nn.ReLU6
             )
         ]
-        for row, (t, c, n, s) in enumerate(INVERTED_RESIDUAL_SETTING):
-            out = _make_divisible(c * width, 8)
+        for row, (t, c, _, s) in enumerate(INVERTED_RESIDUAL_SETTING):
+            out = _make_divisible(c * config.widths[row], 8)
             stride = SMALL_INPUT_STRIDES[row] if small else s
-            for i in range(scaled_depth(n, config.depth)):
-                layers.append(InvertedResidual(channels, out, stride if i == 0 else 1, t))
+            blocks = []
+            for i in range(config.depths[row]):
+                block = InvertedResidual(channels, out, stride if i == 0 else 1, t)
+                block.use_res_connect = i > 0  # by position, never by matching widths
+                blocks.append(block)
                 channels = out
-        self.last_channel = _make_divisible(1280 * width, 8)
+            layers.append(nn.Sequential(*blocks))
+        self.last_channel = _make_divisible(LAST_CHANNELS * config.widths[-1], 8)
         layers.append(
             Conv2dNormActivation(
                 channels, self.last_channel, kernel_size=1, activation_layer=nn.ReLU6
@@ -104,26 +155,48 @@ class MobileNet(nn.Module):
             elif isinstance(m, nn.Linear):
                 nn.init.normal_(m.weight, 0, 0.01)
                 nn.init.zeros_(m.bias)
+        for m in self.modules():  # each residual branch starts at zero, as in `resnet`
+            if isinstance(m, InvertedResidual) and m.use_res_connect:
+                nn.init.zeros_(m.conv[-1].weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.pool(self.features(x)).flatten(1))
 
 
 def build(
-    config: MobileNetConfig, *, in_channels: int = 3, num_classes: int = 1000, input_size: int = 224
-) -> MobileNet:
-    return MobileNet(
+    config: StagewiseMobileNetConfig,
+    *,
+    in_channels: int = 3,
+    num_classes: int = 1000,
+    input_size: int = 224,
+) -> StagewiseMobileNet:
+    return StagewiseMobileNet(
         config, in_channels=in_channels, num_classes=num_classes, input_size=input_size
+    )
+
+
+def supernet(*, in_channels: int = 3, num_classes: int = 1000, input_size: int = 224) -> nn.Module:
+    """The weight-sharing supernet of this space (imported on first use)."""
+    from nsearch.supernet import MobileNetSupernet
+
+    return MobileNetSupernet(
+        in_channels=in_channels, num_classes=num_classes, input_size=input_size
     )
 
 
 SPACE = register_space(
     SearchSpace(
         name="mobilenet",
-        config_type=MobileNetConfig,
+        config_type=StagewiseMobileNetConfig,
         suggest=suggest,
         build=build,
-        smallest=MobileNetConfig(width=WIDTH_RANGE[0], depth=DEPTH_RANGE[0]),
-        description="MobileNetV2 inverted residuals; width 0.25-1.0, depth 0.25-1.0.",
+        description="MobileNetV2 with a width and a depth for each of its seven stages.",
+        smallest=SMALLEST,
+        largest=LARGEST,
+        distributions=DISTRIBUTIONS,
+        to_params=params_of,
+        from_params=config_from_params,
+        to_text=describe_stages,
+        supernet=supernet,
     )
 )

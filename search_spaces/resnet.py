@@ -1,65 +1,99 @@
-"""``resnet``: ResNet-style stages of torchvision's ``BasicBlock`` (or ``Bottleneck``), scaled in
-width and depth.
+"""``resnet``: ResNet stages of torchvision's ``BasicBlock``, with a width and a depth per stage.
 
-torchvision's ``ResNet`` fixes stage widths at 64-128-256-512; this space scales them with a
-width multiplier (rounded to multiples of 8) and scales the blocks per stage (ResNet-18's 2-2-2-2)
-with a depth multiplier, never below one block. Inputs below 128 pixels get a 3x3 stride-1 stem
-without max pooling and downsample in the first three stages instead of the last three (28x28 ends
-at 4x4, with under half the MACs of CIFAR-style strides); larger inputs keep torchvision's 7x7
-stride-2 stem, max pooling and strides (total 32).
+Each of the four stages picks a width multiplier of :data:`STAGE_WIDTHS` (ResNet-18's widths
+halved, the largest a CPU supernet affords) from :data:`WIDTH_GRID`, rounded to multiples of 8,
+and a block count from 1 to 3 (ResNet-18's 2, times 0.5 to 1.5). A stage keeps only the
+multipliers that give it distinct widths (:data:`WIDTH_CHOICES`: the first stage has 8, 16, 24
+or 32 channels, the others seven widths each), so every config is a distinct architecture and
+the space's size is the product of its choices: (4 x 3) x (7 x 3)^3 = 111,132.
+
+The stem is as wide as the first stage. The first block of a stage has a projection shortcut
+(1x1 convolution and batch norm) wherever the largest network has one, that is everywhere except
+in a stride-1 first stage (large inputs), whose input is the stem, so every config is a
+sub-network of :data:`LARGEST`, which is ``resnet-uniform`` at width 0.5, depth 1.5. Inputs below
+128 pixels get a 3x3 stride-1 stem without max pooling and downsample in the first three stages
+(28x28 ends at 4x4); larger inputs keep torchvision's 7x7 stride-2 stem, max pooling and strides.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 from torchvision.models.mobilenetv2 import _make_divisible
-from torchvision.models.resnet import BasicBlock, Bottleneck, conv1x1
+from torchvision.models.resnet import BasicBlock, conv1x1
 
-from nsearch.search_spaces._common import check_build_args, is_small, scaled_depth
+from nsearch.search_spaces._common import (
+    as_tuple,
+    check_build_args,
+    check_choice,
+    describe_stages,
+    distinct_multipliers,
+    is_small,
+    stage_config,
+    stage_distributions,
+    stage_params,
+    suggest_params,
+)
 from nsearch.search_spaces._registry import SearchSpace, register_space
 
 if TYPE_CHECKING:
     import optuna
 
-STAGE_WIDTHS = (64, 128, 256, 512)
-STAGE_BLOCKS = {"basic": (2, 2, 2, 2), "bottleneck": (3, 4, 6, 3)}  # ResNet-18, ResNet-50
-BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
+# stage widths and the most blocks per stage; stride of each stage for large and small inputs
+STAGE_WIDTHS = (32, 64, 128, 256)
+MAX_BLOCKS = (3, 3, 3, 3)
 STAGE_STRIDES = (1, 2, 2, 2)
 SMALL_INPUT_STRIDES = (2, 2, 2, 1)
-WIDTH_RANGE = (0.125, 0.5)
-DEPTH_RANGE = (0.5, 1.5)
+WIDTH_GRID = (0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1.0)
+WIDTH_CHOICES = tuple(distinct_multipliers(c, WIDTH_GRID) for c in STAGE_WIDTHS)
+DEPTH_CHOICES = tuple(tuple(range(1, n + 1)) for n in MAX_BLOCKS)
+DISTRIBUTIONS = stage_distributions(WIDTH_CHOICES, DEPTH_CHOICES)  # w1, d1, ..., w4, d4
 
 
 @dataclass(frozen=True)
-class ResNetConfig:
-    """Width multiplier of the stage widths, depth multiplier of blocks per stage, block type."""
+class StagewiseResNetConfig:
+    """A width multiplier of :data:`STAGE_WIDTHS` and a block count for each of the four stages."""
 
-    width: float = 1.0
-    depth: float = 1.0
-    block: str = "basic"
+    widths: tuple[float, ...] = field(default=tuple(c[-1] for c in WIDTH_CHOICES))
+    depths: tuple[int, ...] = field(default=tuple(c[-1] for c in DEPTH_CHOICES))
 
     def __post_init__(self) -> None:
-        if self.block not in BLOCKS:
-            raise ValueError(f"`block` can be {', '.join(BLOCKS)}, got {self.block!r}.")
+        stages = len(STAGE_WIDTHS)
+        object.__setattr__(self, "widths", as_tuple("widths", self.widths, stages, float))
+        object.__setattr__(self, "depths", as_tuple("depths", self.depths, stages, int))
+        for stage in range(stages):
+            check_choice(f"widths[{stage}]", self.widths[stage], WIDTH_CHOICES[stage])
+            check_choice(f"depths[{stage}]", self.depths[stage], DEPTH_CHOICES[stage])
 
 
-def suggest(trial: optuna.Trial) -> ResNetConfig:
-    return ResNetConfig(
-        width=trial.suggest_float("width", *WIDTH_RANGE, step=0.125),
-        depth=trial.suggest_float("depth", *DEPTH_RANGE, step=0.5),
-    )
+LARGEST = StagewiseResNetConfig()
+SMALLEST = StagewiseResNetConfig(
+    widths=tuple(c[0] for c in WIDTH_CHOICES), depths=tuple(c[0] for c in DEPTH_CHOICES)
+)
 
 
-class ResNet(nn.Module):
-    """A ResNet whose stage widths and depths follow a :class:`ResNetConfig`."""
+def params_of(config: StagewiseResNetConfig) -> dict[str, Any]:
+    return stage_params(config, DISTRIBUTIONS)
+
+
+def config_from_params(params: Mapping[str, Any]) -> StagewiseResNetConfig:
+    return stage_config(StagewiseResNetConfig, params, len(STAGE_WIDTHS))
+
+
+def suggest(trial: optuna.Trial) -> StagewiseResNetConfig:
+    return config_from_params(suggest_params(trial, DISTRIBUTIONS))
+
+
+class StagewiseResNet(nn.Module):
+    """A ResNet of basic blocks whose four stages each have their own width and depth."""
 
     def __init__(
         self,
-        config: ResNetConfig,
+        config: StagewiseResNetConfig,
         *,
         in_channels: int = 3,
         num_classes: int = 1000,
@@ -67,10 +101,10 @@ class ResNet(nn.Module):
     ) -> None:
         super().__init__()
         check_build_args(in_channels, num_classes, input_size)
-        block = BLOCKS[config.block]
-        widths = [_make_divisible(w * config.width, 8) for w in STAGE_WIDTHS]
+        widths = [_make_divisible(c * w, 8) for c, w in zip(STAGE_WIDTHS, config.widths)]
         channels = widths[0]
-        if is_small(input_size):
+        small = is_small(input_size)
+        if small:
             stem: list[nn.Module] = [
                 nn.Conv2d(in_channels, channels, 3, padding=1, bias=False),
                 nn.BatchNorm2d(channels),
@@ -84,19 +118,18 @@ class ResNet(nn.Module):
                 nn.MaxPool2d(3, stride=2, padding=1),
             ]
         layers = [nn.Sequential(*stem)]
-        strides = SMALL_INPUT_STRIDES if is_small(input_size) else STAGE_STRIDES
-        for width, blocks, stride in zip(widths, STAGE_BLOCKS[config.block], strides):
-            stage_blocks: list[nn.Module] = []
-            for i in range(scaled_depth(blocks, config.depth)):
+        strides = SMALL_INPUT_STRIDES if small else STAGE_STRIDES
+        for stage, (width, stride) in enumerate(zip(widths, strides)):
+            blocks: list[nn.Module] = []
+            for i in range(config.depths[stage]):
                 downsample = None
-                if i == 0 and (stride != 1 or channels != width * block.expansion):
+                if i == 0 and (stride != 1 or stage > 0):  # where the largest network has one
                     downsample = nn.Sequential(
-                        conv1x1(channels, width * block.expansion, stride),
-                        nn.BatchNorm2d(width * block.expansion),
+                        conv1x1(channels, width, stride), nn.BatchNorm2d(width)
                     )
-                stage_blocks.append(block(channels, width, stride if i == 0 else 1, downsample))
-                channels = width * block.expansion
-            layers.append(nn.Sequential(*stage_blocks))
+                blocks.append(BasicBlock(channels, width, stride if i == 0 else 1, downsample))
+                channels = width
+            layers.append(nn.Sequential(*blocks))
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(channels, num_classes)
@@ -107,9 +140,7 @@ class ResNet(nn.Module):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
         for m in self.modules():
-            if isinstance(m, Bottleneck):
-                nn.init.zeros_(m.bn3.weight)
-            elif isinstance(m, BasicBlock):
+            if isinstance(m, BasicBlock):
                 nn.init.zeros_(m.bn2.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -117,18 +148,37 @@ class ResNet(nn.Module):
 
 
 def build(
-    config: ResNetConfig, *, in_channels: int = 3, num_classes: int = 1000, input_size: int = 224
-) -> ResNet:
-    return ResNet(config, in_channels=in_channels, num_classes=num_classes, input_size=input_size)
+    config: StagewiseResNetConfig,
+    *,
+    in_channels: int = 3,
+    num_classes: int = 1000,
+    input_size: int = 224,
+) -> StagewiseResNet:
+    return StagewiseResNet(
+        config, in_channels=in_channels, num_classes=num_classes, input_size=input_size
+    )
+
+
+def supernet(*, in_channels: int = 3, num_classes: int = 1000, input_size: int = 224) -> nn.Module:
+    """The weight-sharing supernet of this space (imported on first use)."""
+    from nsearch.supernet import ResNetSupernet
+
+    return ResNetSupernet(in_channels=in_channels, num_classes=num_classes, input_size=input_size)
 
 
 SPACE = register_space(
     SearchSpace(
         name="resnet",
-        config_type=ResNetConfig,
+        config_type=StagewiseResNetConfig,
         suggest=suggest,
         build=build,
-        smallest=ResNetConfig(width=WIDTH_RANGE[0], depth=DEPTH_RANGE[0]),
-        description="ResNet stages of BasicBlocks; width 0.125-0.5, depth 0.5-1.5.",
+        description="ResNet basic blocks with a width and a depth for each of its four stages.",
+        smallest=SMALLEST,
+        largest=LARGEST,
+        distributions=DISTRIBUTIONS,
+        to_params=params_of,
+        from_params=config_from_params,
+        to_text=describe_stages,
+        supernet=supernet,
     )
 )
