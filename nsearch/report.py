@@ -5,7 +5,7 @@ table and report, and the Pareto plot. (Optuna's own interactive plots are in
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,8 @@ __all__ = ["CSV_COLUMNS", "indistinguishable", "markdown_report", "markdown_tabl
 CSV_COLUMNS = (
     "trial", "state", "status", "accuracy_percent", "accuracy_ci_low", "accuracy_ci_high",
     "val_images", "val_correct", "test_accuracy_percent", "test_ci_low", "test_ci_high",
-    "test_images", "test_correct", "params", "params_millions", "macs", "gmacs", "latency_ms",
+    "test_images", "test_correct", "estimate", "confirms", "params", "params_millions", "macs",
+    "gmacs", "latency_ms",
     "latency_p90_ms", "netscore", "netscore_latency", "information_density", "epochs_trained",
     "best_epoch", "train_seconds", "checkpoint", "worker",
 )  # fmt: skip
@@ -96,11 +97,24 @@ def indistinguishable(front: Sequence[TrialRecord]) -> dict[int, list[int]]:
 
 
 def markdown_table(
-    records: Sequence[TrialRecord], best: TrialRecord | None, space: SearchSpace | None
+    records: Sequence[TrialRecord],
+    best: TrialRecord | None,
+    space: SearchSpace | None,
+    estimates: Mapping[int, TrialRecord] | None = None,
 ) -> str:
-    """The records as a markdown table; the best feasible trial is marked."""
+    """The records as a markdown table; the best feasible trial is marked. With ``estimates``
+    (trial number -> the supernet's estimate), a trained trial that confirms an estimate shows
+    that estimate beside its own accuracy."""
+    columns = list(TABLE)
+    if estimates:
+        columns.insert(4, _Column("estimate", "supernet estimate (%)", "{:.2f}"))
 
     def cell(record: TrialRecord, column: _Column) -> str:
+        if column.attribute == "estimate":
+            estimate = (
+                (estimates or {}).get(record.confirms) if record.confirms is not None else None
+            )
+            return "" if estimate is None else column.fmt.format(estimate.accuracy_percent)
         if column.attribute == "config":
             return (
                 ""
@@ -115,12 +129,12 @@ def markdown_table(
         return "" if value is None else column.fmt.format(value)
 
     lines = [
-        "| " + " | ".join(["", *(c.title for c in TABLE)]) + " |",
-        "|" + "---|" * (len(TABLE) + 1),
+        "| " + " | ".join(["", *(c.title for c in columns)]) + " |",
+        "|" + "---|" * (len(columns) + 1),
     ]
     for record in records:
         mark = "best" if best is not None and record.trial == best.trial else ""
-        lines.append("| " + " | ".join([mark, *(cell(record, c) for c in TABLE)]) + " |")
+        lines.append("| " + " | ".join([mark, *(cell(record, c) for c in columns)]) + " |")
     return "\n".join(lines)
 
 
@@ -143,6 +157,7 @@ def markdown_report(
     epochs = sum(r.epochs_trained for r in records)
     images = next((r.val_images for r in records if r.val_images), None)
     feasible = sum(is_feasible(r, s) for r in records)
+    estimates = {r.trial: r for r in records if r.estimate}
     lines = [
         f"# nsearch: {s.space} on {s.data}",
         "",
@@ -164,9 +179,20 @@ def markdown_report(
         "20 log10(acc^2 / (params^0.5 * GMACs^0.5)) in dB; latency NetScore (nsearch's "
         "extension) the same with milliseconds in place of GMACs.",
         "",
+        *(
+            [
+                f"Strategy `supernet`: {len(estimates)} sub-networks were scored with the shared "
+                "weights of one supernet (their accuracies are estimates, in `trials.csv`); the "
+                "front holds the networks then trained on their own to confirm them, with the "
+                "estimate beside.",
+                "",
+            ]
+            if estimates
+            else []
+        ),
         f"## Pareto front (accuracy vs params vs {cost})",
         "",
-        markdown_table(front, best, space),
+        markdown_table(front, best, space, estimates),
         "",
     ]
     ties = indistinguishable(front)

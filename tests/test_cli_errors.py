@@ -135,11 +135,13 @@ def test_bad_input_exits_2_with_one_sentence(
 
 
 def test_existing_study_with_other_objectives_is_refused_and_untouched(
-    saved: Path, capsys: pytest.CaptureFixture[str]
+    saved: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = fingerprint(saved)
     name = "nsearch-mobilenet-embedded-netscore"
-    code = run.main(["--out", str(saved), "--objective", "pareto", "--study-name", name, *QUICK])
+    storage = f"sqlite:///{saved / 'study.db'}"  # joined from another folder, as another machine
+    code = run.main(["--out", str(tmp_path / "other"), "--storage", storage, "--objective",
+                     "pareto", "--study-name", name, *QUICK])  # fmt: skip
     assert code == 2
     assert (
         "already exists with 1 objective(s), but --objective pareto needs 3"

@@ -68,12 +68,19 @@ class TrialRecord:
     best_epoch: int | None = None
     train_seconds: float = 0.0
     checkpoint: str | None = None  # relative to the run's folder
+    estimate: bool = False  # the accuracy is a weight-sharing supernet's estimate, not trained
+    confirms: int | None = None  # the estimate trial that this trained trial confirms
     test_correct: int | None = None
     test_images: int | None = None
 
     @property
     def complete(self) -> bool:
         return self.state == "complete" and self.validation is not None
+
+    @property
+    def trained(self) -> bool:
+        """Complete, with an accuracy measured after training this network on its own."""
+        return self.complete and not self.estimate
 
     @property
     def validation(self) -> Measured | None:
@@ -204,10 +211,11 @@ def read_records(
 def finished_count(study: optuna.Study) -> int:
     """Trials that count towards ``--trials``: complete, pruned, and failed for a reason of
     their own (a NaN loss). A trial interrupted by Ctrl-C does not count, nor one that lost its
-    worker (its retry counts instead)."""
+    worker (its retry counts instead), nor a trained confirmation of a supernet's estimate."""
     trials = study.get_trials(deepcopy=False)
     retried = {t.system_attrs["failed_trial"] for t in trials if "failed_trial" in t.system_attrs}
     done = (TrialState.COMPLETE, TrialState.PRUNED)
+    trials = [t for t in trials if t.user_attrs.get("confirms") is None]
     return sum(
         t.state in done
         or (

@@ -11,6 +11,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import optuna
 import torch
@@ -24,8 +25,9 @@ from nsearch.search.results import TrialRecord, epochs_trained, finished_count, 
 from nsearch.search.run_info import RUN_FILE, RunInfo, check_same_identity, relative_storage
 from nsearch.search.selection import best_feasible, budget_excess
 from nsearch.search.settings import SearchSettings
+from nsearch.search.strategies import STRATEGIES
 from nsearch.search.study import create_study, default_study_name
-from nsearch.search.trial import LATENCY_THREADS, TrialObjective
+from nsearch.search.trial import LATENCY_THREADS
 from nsearch.search_spaces import get_space
 from nsearch.storage import fail_orphaned_trials, open_storage
 
@@ -48,7 +50,8 @@ class StudyResult:
     def table(self) -> str:
         from nsearch.report import markdown_table
 
-        return markdown_table(self.front, self.best, get_space(self.settings.space))
+        estimates = {r.trial: r for r in self.records if r.estimate}
+        return markdown_table(self.front, self.best, get_space(self.settings.space), estimates)
 
 
 def make_data(settings: SearchSettings) -> ImageDataModule:
@@ -104,15 +107,15 @@ class _Progress:
 
 def _optimize(settings: SearchSettings, out: Path, storage_url: str, study_name: str,
               worker: int, progress: _Progress | None, data: ImageDataModule | None = None,
-              ) -> None:  # fmt: skip
+              deadline: float = math.inf, objective: Any = None) -> None:  # fmt: skip
     """One worker's share of the study: trials until the study holds enough or time runs out."""
     # Optuna would log each failed trial with its traceback; nsearch says it in one line instead.
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     data = data if data is not None else make_data(settings)
     storage = open_storage(storage_url, heartbeat_seconds=settings.heartbeat)
     study = create_study(settings, storage, study_name, worker=worker)
-    objective = TrialObjective(settings, data, out)
-    deadline = time.monotonic() + settings.timeout if settings.timeout else math.inf
+    if objective is None:  # a worker process: a supernet is loaded from the run's folder
+        objective = STRATEGIES[settings.strategy].objective(settings, data, out, False)
     # One trial at a time, counting the other workers' running trials, so that several workers
     # stop at exactly `settings.trials` finished trials.
     while time.monotonic() < deadline:
@@ -127,21 +130,23 @@ def _optimize(settings: SearchSettings, out: Path, storage_url: str, study_name:
 
 
 def _worker_main(settings: SearchSettings, out: Path, storage_url: str, study_name: str,
-                 worker: int, threads: int) -> None:  # fmt: skip
+                 worker: int, threads: int, deadline: float) -> None:  # fmt: skip
     torch.set_num_threads(threads)
     with contextlib.suppress(KeyboardInterrupt):  # the parent reports; its Ctrl-C reaches us too
-        _optimize(settings, out, storage_url, study_name, worker, None)
+        _optimize(settings, out, storage_url, study_name, worker, None, deadline=deadline)
 
 
 def _run_workers(settings: SearchSettings, out: Path, storage_url: str, study_name: str,
-                 study: optuna.Study, bar: _Progress) -> None:  # fmt: skip
+                 study: optuna.Study, bar: _Progress, deadline: float) -> None:  # fmt: skip
     import multiprocessing
 
     threads = max(1, torch.get_num_threads() // settings.workers)
     context = multiprocessing.get_context("spawn")
+    # time.monotonic() is system-wide on Linux: the workers share the parent's deadline.
     workers = [
         context.Process(
-            target=_worker_main, args=(settings, out, storage_url, study_name, i, threads)
+            target=_worker_main,
+            args=(settings, out, storage_url, study_name, i, threads, deadline),
         )
         for i in range(settings.workers)
     ]
@@ -222,6 +227,7 @@ def run_study(
                 f"`--out` {str(out)!r} holds the study {previous.study_name!r}, not "
                 f"{study_name!r}; run with a new --out for another study."
             )
+    STRATEGIES[settings.strategy].check(settings)
     data = make_data(settings)  # data errors come before anything is written
     check_budgets_admit_something(settings, data)
     created = _prepare_out(out)
@@ -242,19 +248,27 @@ def run_study(
     info = RunInfo(settings, study_name, recorded, in_out, data.input_shape, data.classes,
                    tuple(data.mean), tuple(data.std))  # fmt: skip
     info.write(out)
+    deadline = time.monotonic() + settings.timeout if settings.timeout else math.inf
+    strategy = STRATEGIES[settings.strategy]
     remaining = settings.trials - finished_count(study)
     interrupted = False
-    if remaining > 0:
-        bar = _Progress(remaining, progress, settings)
-        try:
-            if settings.workers == 1:
-                _optimize(settings, out, storage_url, study_name, 0, bar, data)
-            else:
-                _run_workers(settings, out, storage_url, study_name, study, bar)
-        except KeyboardInterrupt:
-            interrupted = True
-        finally:
-            bar.close()
+    try:
+        # Whatever the strategy prepares once (a supernet) is ready before workers start.
+        objective = strategy.objective(settings, data, out, progress)
+        if remaining > 0:
+            bar = _Progress(remaining, progress, settings)
+            try:
+                if settings.workers == 1:
+                    _optimize(settings, out, storage_url, study_name, 0, bar, data, deadline,
+                              objective)  # fmt: skip
+                else:
+                    _run_workers(settings, out, storage_url, study_name, study, bar, deadline)
+            finally:
+                bar.close()
+        if strategy.finish is not None:
+            strategy.finish(study, settings, data, out)
+    except KeyboardInterrupt:
+        interrupted = True
     written = outputs.write_results(out, info, study, data.test_dataloader())
     return StudyResult(study, written.records, written.front, written.best, out, settings,
                        interrupted)  # fmt: skip

@@ -51,22 +51,26 @@ def within_budget(record: TrialRecord, settings: SearchSettings) -> bool:
 
 
 def is_feasible(record: TrialRecord, settings: SearchSettings) -> bool:
-    """Complete, within the budgets and at or above the accuracy floor (validation)."""
+    """Trained, within the budgets and at or above the accuracy floor (validation)."""
     return (
-        record.complete
+        record.trained
         and within_budget(record, settings)
         and record.accuracy_percent is not None
         and record.accuracy_percent >= settings.min_accuracy
     )
 
 
-def front(records: Sequence[TrialRecord], settings: SearchSettings) -> list[TrialRecord]:
-    """The complete trials within budget that no other beats on accuracy, params and cost (MACs,
-    or latency) at once, most accurate first."""
+def front(
+    records: Sequence[TrialRecord], settings: SearchSettings, *, estimates: bool = False
+) -> list[TrialRecord]:
+    """The trained trials within budget that no other beats on accuracy, params and cost (MACs,
+    or latency) at once, most accurate first; with ``estimates``, the same over the trials whose
+    accuracy a supernet estimated."""
     axes = front_axes(settings)
     candidates = [
         r for r in records
-        if r.complete and within_budget(r, settings) and getattr(r, axes[2]) is not None
+        if r.complete and r.estimate == estimates and within_budget(r, settings)
+        and getattr(r, axes[2]) is not None
     ]  # fmt: skip
     points = [[float(getattr(r, axis)) for axis in axes] for r in candidates]
     chosen = [candidates[i] for i in pareto_front(points, _FRONT_DIRECTIONS)]

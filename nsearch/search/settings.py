@@ -82,6 +82,12 @@ def _objectives() -> Sequence[str]:
     return tuple(OBJECTIVES)
 
 
+def _strategies() -> Sequence[str]:
+    from nsearch.search.strategies import STRATEGIES
+
+    return tuple(STRATEGIES)
+
+
 def _samplers() -> Sequence[str]:
     from nsearch.search.study import SAMPLERS
 
@@ -128,6 +134,20 @@ class SearchSettings:
                           identity=True)  # fmt: skip
     seed: int = _option(0, "Seeds the sampler, the validation split and each trial's weights.",
                         parse=int, identity=True)  # fmt: skip
+    strategy: str = _option(
+        "train",
+        "'train' trains every trial's network; 'supernet' trains one weight-sharing supernet "
+        "(for --epochs), scores each trial's sub-network with its weights in seconds, then "
+        "trains the estimated front's best few (--confirm) on their own.",
+        choices=_strategies,
+        identity=True,
+    )
+    confirm: int = _option(
+        4,
+        "With --strategy supernet: how many of the estimated front's networks to confirm by "
+        "training them on their own (the best feasible estimate first).",
+        parse=positive_int,
+    )
     objective: str = _option(
         "netscore",
         "'netscore' maximises NetScore with pruning; 'netscore-latency' the same with measured "

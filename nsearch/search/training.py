@@ -29,7 +29,14 @@ from nsearch.data import ImageDataModule
 from nsearch.search.objectives import Epoch, Objective
 from nsearch.search.settings import SearchSettings
 
-__all__ = ["EpochResult", "SCORE", "TrainingOutcome", "quiet_lightning", "train"]
+__all__ = [
+    "SCORE",
+    "EpochResult",
+    "TrainingOutcome",
+    "interrupts_as_keyboard_interrupt",
+    "quiet_lightning",
+    "train",
+]
 
 SCORE = "search_score"
 
@@ -83,6 +90,19 @@ class _ScoreEpochs(pl.Callback):
 
 
 @contextlib.contextmanager
+def interrupts_as_keyboard_interrupt() -> Iterator[None]:
+    """Lightning answers Ctrl-C with a graceful shutdown, then ``exit(1)`` with SIGINT ignored;
+    turn that back into the KeyboardInterrupt that Optuna and nsearch's callers expect."""
+    try:
+        yield
+    except SystemExit as error:
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+            raise
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        raise KeyboardInterrupt from error
+
+
+@contextlib.contextmanager
 def quiet_lightning() -> Iterator[None]:
     """Lightning's per-trial banners and advice would bury the study's own progress."""
     names = ("pytorch_lightning", "lightning.pytorch", "lightning")
@@ -130,9 +150,8 @@ def train(
         callbacks.append(OptunaPruning(trial, monitor=SCORE))
     start = time.perf_counter()
     pruned, failure = False, None
-    trainer = None
     try:
-        with quiet_lightning():
+        with quiet_lightning(), interrupts_as_keyboard_interrupt():
             trainer = pl.Trainer(
                 max_epochs=settings.epochs,
                 accelerator="auto",
@@ -150,13 +169,6 @@ def train(
         pruned = len(scores.epochs) < settings.epochs
     except FloatingPointError as error:
         failure = str(error)
-    except SystemExit as error:
-        if trainer is None or not trainer.interrupted:
-            raise
-        # Lightning answers Ctrl-C with a graceful shutdown, then exit(1) with SIGINT ignored;
-        # turn it back into the KeyboardInterrupt that Optuna and the caller expect.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        raise KeyboardInterrupt from error
     path = Path(checkpoint.best_model_path) if checkpoint.best_model_path else None
     seconds = time.perf_counter() - start
     return TrainingOutcome(scores.epochs, path, seconds, pruned, failure)

@@ -4,6 +4,7 @@ and record what it measured (under the field names of :class:`~nsearch.search.re
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from pathlib import Path
@@ -61,28 +62,42 @@ class TrialObjective:
         )
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, ...]:
-        s = self.settings
         store(trial, worker=worker_id())
         config = self.space.suggest(trial)
-        torch.manual_seed(s.seed + trial.number)
+        torch.manual_seed(self.settings.seed + trial.number)
         model = self.build(config)
+        cost = self.measure_cost(trial, model)
+        try:
+            return self.evaluate(trial, config, model, cost)
+        except KeyboardInterrupt:
+            store(trial, status=INTERRUPTED)  # does not count towards --trials
+            raise
+
+    def measure_cost(self, trial: optuna.Trial, model: torch.nn.Module) -> Epoch:
+        """Count params and MACs, measure latency, record them, and check the budgets.
+
+        Raises:
+            optuna.TrialPruned: for a network over budget (it is never trained).
+        """
         cost = count_complexity(model, self.data.input_shape)
         latency = measure_latency(model, self.data.input_shape, threads=LATENCY_THREADS)
         store(trial, params=cost.params, macs=cost.macs, latency_ms=latency.median_ms,
               latency_p90_ms=latency.p90_ms)  # fmt: skip
-        over = budget_excess(s, cost.params_millions, cost.gmacs, latency.median_ms)
+        over = budget_excess(self.settings, cost.params_millions, cost.gmacs, latency.median_ms)
         if over is not None:
             store(trial, status=f"over budget, not trained: {over}")
             raise optuna.TrialPruned(over)
+        return Epoch(0.0, cost.params_millions, cost.gmacs, latency.median_ms)
+
+    def evaluate(
+        self, trial: optuna.Trial, config: Any, model: torch.nn.Module, cost: Epoch
+    ) -> tuple[float, ...]:
+        """Train ``model`` and record its best epoch; the objective's values of that epoch."""
+        s = self.settings
         folder = trial_folder(self.out, trial.number)
-        try:
-            outcome = train(model, trial=trial, settings=s, objective=self.objective,
-                            data=self.data, cost=Epoch(0.0, cost.params_millions, cost.gmacs,
-                                                       latency.median_ms), folder=folder,
-                            log_dir=self.out / "logs" / folder.name)  # fmt: skip
-        except KeyboardInterrupt:
-            store(trial, status=INTERRUPTED)  # does not count towards --trials
-            raise
+        log_dir = self.out / "logs" / folder.name
+        outcome = train(model, trial=trial, settings=s, objective=self.objective, data=self.data,
+                        cost=cost, folder=folder, log_dir=log_dir)  # fmt: skip
         store(trial, epochs_trained=len(outcome.epochs), train_seconds=round(outcome.seconds, 2))
         if outcome.failure is not None:
             store(trial, status=f"failed: {outcome.failure}")
@@ -102,6 +117,6 @@ class TrialObjective:
             store(trial, status=f"pruned after epoch {len(outcome.epochs) - 1}")
             raise optuna.TrialPruned(f"Trial {trial.number} pruned.")
         store(trial, status="complete")
-        epoch = Epoch(100.0 * best.val_correct / best.val_images, cost.params_millions,
-                      cost.gmacs, latency.median_ms)  # fmt: skip
-        return self.objective.values(epoch, s.min_accuracy)
+        accuracy = 100.0 * best.val_correct / best.val_images
+        return self.objective.values(dataclasses.replace(cost, accuracy_percent=accuracy),
+                                     s.min_accuracy)  # fmt: skip
