@@ -150,14 +150,14 @@ def test_existing_study_with_other_objectives_is_refused_and_untouched(
     assert fingerprint(saved) == before
 
 
-def test_bad_data_dir_leaves_a_saved_run_untouched(
+def test_other_data_for_a_saved_run_is_refused_and_leaves_it_untouched(
     saved: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = fingerprint(saved)
     code = run.main(
         ["--out", str(saved), "--data", "fashion-mnist", "--data-dir", str(tmp_path), *QUICK]
     )
-    assert code == 2 and "does not hold Fashion-MNIST" in capsys.readouterr().err
+    assert code == 2 and "--data embedded -> fashion-mnist" in capsys.readouterr().err
     assert fingerprint(saved) == before
 
 

@@ -41,7 +41,8 @@ def test_one_value_decides_the_best_epoch_checkpoint_reports_and_result(
     prefers_first = objectives.Objective(
         name="netscore", directions=("maximize",), metric_names=("score",), prunes=True,
         epoch_score=lambda epoch, floor: -float(len(scores)) if scores.append(1) is None else 0.0,
-        values=lambda epoch, floor: (0.0,), description="",
+        values=lambda epoch, floor: (0.0,), cost_axis="gmacs", rank_by="netscore",
+        description="",
     )  # fmt: skip
     scores: list[int] = []
     monkeypatch.setitem(objectives.OBJECTIVES, "netscore", prefers_first)

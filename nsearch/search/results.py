@@ -210,8 +210,9 @@ def read_records(
 
 def finished_count(study: optuna.Study) -> int:
     """Trials that count towards ``--trials``: complete, pruned, and failed for a reason of
-    their own (a NaN loss). A trial interrupted by Ctrl-C does not count, nor one that lost its
-    worker (its retry counts instead), nor a trained confirmation of a supernet's estimate."""
+    their own (a NaN loss: status ``failed: ...``). A trial interrupted by Ctrl-C does not
+    count, nor one that lost its worker (its retry counts instead), nor a trained confirmation
+    of a supernet's estimate."""
     trials = study.get_trials(deepcopy=False)
     retried = {t.system_attrs["failed_trial"] for t in trials if "failed_trial" in t.system_attrs}
     done = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -221,7 +222,7 @@ def finished_count(study: optuna.Study) -> int:
         or (
             t.state == TrialState.FAIL
             and t.number not in retried
-            and t.user_attrs.get("status") != INTERRUPTED
+            and str(t.user_attrs.get("status", "")).startswith("failed:")
         )
         for t in trials
     )

@@ -4,6 +4,7 @@ and record what it measured (under the field names of :class:`~nsearch.search.re
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -62,15 +63,18 @@ class TrialObjective:
         )
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, ...]:
-        store(trial, worker=worker_id())
-        config = self.space.suggest(trial)
-        torch.manual_seed(self.settings.seed + trial.number)
-        model = self.build(config)
-        cost = self.measure_cost(trial, model)
         try:
+            store(trial, worker=worker_id())
+            config = self.space.suggest(trial)
+            torch.manual_seed(self.settings.seed + trial.number)
+            model = self.build(config)
+            cost = self.measure_cost(trial, model)
             return self.evaluate(trial, config, model, cost)
         except KeyboardInterrupt:
-            store(trial, status=INTERRUPTED)  # does not count towards --trials
+            # Recorded if the storage can still take it (Ctrl-C may have cut a write short); an
+            # unrecorded interrupted trial does not count towards --trials either.
+            with contextlib.suppress(Exception):
+                store(trial, status=INTERRUPTED)
             raise
 
     def measure_cost(self, trial: optuna.Trial, model: torch.nn.Module) -> Epoch:
