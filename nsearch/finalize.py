@@ -130,7 +130,7 @@ def finalize(
     model = space.build(config, in_channels=data.in_channels, num_classes=data.num_classes,
                         input_size=data.input_size)  # fmt: skip
     dest.mkdir(parents=True, exist_ok=True)
-    seconds = _train(model, data, epochs=epochs, lr=settings.lr, dest=dest, progress=progress)
+    seconds = _train(model, data, epochs=epochs, lr=settings.peak_lr, dest=dest, progress=progress)
     model = model.cpu().eval()
     recalibrate_batchnorm(model, data.train_dataloader(), 10)
     test = measure_accuracy(model, data.test_dataloader())
@@ -167,7 +167,7 @@ def finalize(
         std=data.std,
         epochs=epochs,
         batch_size=settings.batch_size,
-        lr=settings.lr,
+        lr=settings.peak_lr,
         seed=settings.seed,
         train_seconds=seconds,
         latencies=latencies,

@@ -74,6 +74,8 @@ class SearchSpace:
         to_text: ``config -> str``, one short line for tables; defaults to ``"name value ..."``.
         supernet: ``supernet(*, in_channels, num_classes, input_size)`` builds the space's
             weight-sharing supernet (see :mod:`nsearch.supernet`), or ``None``.
+        lr: the peak learning rate a search's trials train with unless ``--lr`` says otherwise
+            (chosen per family by measurement: see README).
     """
 
     name: str
@@ -88,6 +90,7 @@ class SearchSpace:
     from_params: Callable[[Mapping[str, Any]], Any] | None = None
     to_text: Callable[[Any], str] | None = None
     supernet: Callable[..., nn.Module] | None = None
+    lr: float = 0.1
 
     def size(self) -> int | None:
         """The number of architectures: the product of the distributions' value counts.

@@ -168,6 +168,7 @@ def supernet(*, in_channels: int = 3, num_classes: int = 1000, input_size: int =
 
 SPACE = register_space(
     SearchSpace(
+        lr=0.2,
         name="resnet",
         config_type=StagewiseResNetConfig,
         suggest=suggest,

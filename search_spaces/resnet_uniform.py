@@ -141,6 +141,7 @@ def build(
 
 SPACE = register_space(
     SearchSpace(
+        lr=0.2,
         name="resnet-uniform",
         config_type=ResNetConfig,
         suggest=suggest,

@@ -26,11 +26,11 @@ def test_other_training_settings_are_refused_naming_each_change(
     copy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = fingerprint(copy)
-    argv = [*QUICK_ARGS, "--out", str(copy), "--epochs", "2", "--seed", "1", "--lr", "0.1"]
+    argv = [*QUICK_ARGS, "--out", str(copy), "--epochs", "2", "--seed", "1", "--lr", "0.3"]
     assert run.main(argv) == 2
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and "Traceback" not in error
-    for change in ("--epochs 1 -> 2", "--seed 0 -> 1", "--lr 0.2 -> 0.1"):
+    for change in ("--epochs 1 -> 2", "--seed 0 -> 1", "--lr None -> 0.3"):
         assert change in error
     assert "new --out" in error
     assert fingerprint(copy) == before

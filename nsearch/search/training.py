@@ -163,7 +163,7 @@ def train(
                 num_sanity_val_steps=0,
                 log_every_n_steps=10,
             )
-            trainer.fit(Classifier(model, lr=settings.lr), datamodule=data)
+            trainer.fit(Classifier(model, lr=settings.peak_lr), datamodule=data)
     except optuna.TrialPruned:
         # A trial stopped after its last epoch has trained fully: it is complete.
         pruned = len(scores.epochs) < settings.epochs
