@@ -178,3 +178,27 @@ def test_an_epoch_budget_stops_the_search(tmp_path: Path) -> None:
     settings = SearchSettings(**{**QUICK, "trials": 10, "epoch_budget": 2, "sampler": "random"})
     result = run_study(settings, tmp_path, progress=False)
     assert len(result.records) == 2 and sum(r.epochs_trained for r in result.records) == 2
+
+
+def test_cost_tpe_starts_with_networks_spread_over_the_cost_range() -> None:
+    from nsearch.search.startup import stratified_start
+    from nsearch.search_spaces import get_space
+
+    space = get_space("mobilenet")
+    args = {"in_channels": 1, "num_classes": 10, "input_size": 28}
+    start = stratified_start(space, 5, seed=0, build_args=args)
+    assert start[0] == space.params_of(space.smallest) and len(start) == 5
+    sizes = [nsearch.count_params(space.build(space.config_from_params(p), **args)) for p in start]
+    assert sizes == sorted(sizes) and sizes[-1] > 4 * sizes[0]  # cheapest first, a wide range
+    assert stratified_start(space, 5, seed=0, build_args=args) == start  # seeded
+    assert stratified_start(get_space("mobilenet-uniform"), 3, seed=0, build_args=args)
+
+
+def test_a_cost_tpe_study_runs_its_cost_spread_start_first(tmp_path: Path) -> None:
+    from nsearch.search_spaces import get_space
+
+    settings = SearchSettings(**{**QUICK, "space": "mobilenet", "sampler": "cost-tpe"})
+    result = run_study(settings, tmp_path, progress=False)
+    space = get_space("mobilenet")
+    assert result.records[0].architecture == space.params_of(space.smallest)
+    assert len(result.study.get_trials(states=(optuna.trial.TrialState.WAITING,))) == 3

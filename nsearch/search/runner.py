@@ -239,7 +239,9 @@ def run_study(
     study_name = study_name or default_study_name(settings)
     try:
         storage_object = open_storage(storage_url, heartbeat_seconds=settings.heartbeat)
-        study = create_study(settings, storage_object, study_name)
+        build_args = {"in_channels": data.in_channels, "num_classes": data.num_classes,
+                      "input_size": data.input_size}  # fmt: skip
+        study = create_study(settings, storage_object, study_name, build_args=build_args)
     except BaseException:
         if created:  # leave no trace of a run that never started
             shutil.rmtree(out, ignore_errors=True)

@@ -197,8 +197,9 @@ class SearchSettings:
     pruning: bool = _option(True, "Stop unpromising trials early (single-objective studies).")
     sampler: str = _option(
         "tpe",
-        "The Optuna sampler: 'tpe' (multivariate TPE), 'random', or 'nsga2' (NSGA-II, for the "
-        "pareto objectives).",
+        "The Optuna sampler: 'tpe' (multivariate TPE), 'cost-tpe' (TPE whose start-up trials "
+        "are spread over the space's cost range), 'random', or 'nsga2' (NSGA-II, for the pareto "
+        "objectives).",
         choices=_samplers,
     )
     workers: int = _option(

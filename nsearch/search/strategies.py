@@ -66,7 +66,8 @@ def _confirm(study: optuna.Study, settings: SearchSettings, data: ImageDataModul
 
 
 STRATEGIES: dict[str, Strategy] = {
-    "train": Strategy("train", lambda settings, data, out, progress: TrialObjective(
-        settings, data, out)),  # fmt: skip
+    "train": Strategy(
+        "train", lambda settings, data, out, progress: TrialObjective(settings, data, out)
+    ),  # fmt: skip
     "supernet": Strategy("supernet", _supernet_objective, _confirm, _has_supernet),
 }
