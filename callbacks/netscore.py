@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from types import MethodType
 from typing import TYPE_CHECKING, Any, Union
 
 import torch
 from torch import nn
 
 import nsearch
+from nsearch.callbacks._after_module_hook import HOOK, AfterModuleHook
 from nsearch.callbacks._compat import CALLBACK_BASES, overrides_hook, rank_zero_warn
 
 if TYPE_CHECKING:
@@ -26,8 +26,6 @@ ACCURACY_KEYS = tuple(
 FIRST_DATALOADER = "/dataloader_idx_0"  # Lightning's suffix with several validation dataloaders
 ACCURACY_UNITS = {"fraction": 100.0, "percent": 1.0}  # factor to percent
 _UPPER = {"fraction": 1.0, "percent": 100.0}
-_HOOK = "on_validation_epoch_end"
-_ABSENT = object()  # the module instance held no hook of its own
 Network = Union[str, Callable[[Any], nn.Module], None]  # noqa: UP007 (a runtime alias)
 
 
@@ -138,16 +136,16 @@ class NetScoreCallback(*CALLBACK_BASES):  # type: ignore[misc]
 
     def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
         self._batch_shape = None  # each fit starts afresh
-        _AfterModuleHook.remove_from(pl_module)
+        AfterModuleHook.remove_from(pl_module)
 
     def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
         self._network(pl_module)  # a `network` that names nothing fails before training
 
     def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
-        _AfterModuleHook.remove_from(pl_module)
+        AfterModuleHook.remove_from(pl_module)
 
     def teardown(self, trainer: Any, pl_module: Any, stage: str) -> None:
-        _AfterModuleHook.remove_from(pl_module)
+        AfterModuleHook.remove_from(pl_module)
 
     # The input: `input_shape`, else `example_input_array`, else one sample of the first batch.
 
@@ -208,13 +206,13 @@ class NetScoreCallback(*CALLBACK_BASES):  # type: ignore[misc]
     # Lightning runs callback hooks before the module's hook of the same name. Accuracy logged
     # from `validation_step` is already there when this hook runs; accuracy that the module logs
     # from its own `on_validation_epoch_end` is not, so for a module with such a hook the work is
-    # done right after it (see `_AfterModuleHook`), where `self.log` is still allowed.
+    # done right after it (see `AfterModuleHook`), where `self.log` is still allowed.
 
     def on_validation_epoch_end(self, trainer: Any, pl_module: Any) -> None:
         if trainer.sanity_checking:
             return
-        if overrides_hook(pl_module, _HOOK):
-            _AfterModuleHook.add(pl_module, self)
+        if overrides_hook(pl_module, HOOK):
+            AfterModuleHook.add(pl_module, self)
         else:
             self._log_netscore(trainer, pl_module)
 
@@ -282,61 +280,3 @@ class NetScoreCallback(*CALLBACK_BASES):  # type: ignore[misc]
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         if state_dict.get("input_shape"):
             self._batch_shape = tuple(state_dict["input_shape"])
-
-
-class _AfterModuleHook:
-    """Runs NetScore callbacks right after the module's own ``on_validation_epoch_end``.
-
-    A callback's ``on_validation_epoch_end`` runs just before the module's, and puts this object
-    on the module instance under that hook's name (one object per module, shared by every
-    NetScore callback). When Lightning calls the module's hook, the object first removes itself,
-    restoring exactly what the instance held before, then runs that hook and each callback's
-    work. Callbacks also remove it on an exception and at teardown, and a copy or pickle of the
-    module in between gets the module's own hook, so it never outlives the hook call.
-    """
-
-    def __init__(self, module: Any) -> None:
-        self.module = module
-        self.before = vars(module).get(_HOOK, _ABSENT)
-        self.callbacks: list[NetScoreCallback] = []
-
-    @classmethod
-    def add(cls, module: Any, callback: NetScoreCallback) -> None:
-        installed = vars(module).get(_HOOK)
-        if not isinstance(installed, cls):
-            installed = cls(module)
-            vars(module)[_HOOK] = installed
-        installed.callbacks.append(callback)
-
-    @classmethod
-    def remove_from(cls, module: Any) -> None:
-        installed = vars(module).get(_HOOK)
-        if isinstance(installed, cls):
-            installed.remove()
-
-    def remove(self) -> None:
-        if vars(self.module).get(_HOOK) is self:
-            if self.before is _ABSENT:
-                del vars(self.module)[_HOOK]
-            else:
-                vars(self.module)[_HOOK] = self.before
-
-    def __call__(self) -> None:
-        self.remove()
-        getattr(self.module, _HOOK)()
-        for callback in self.callbacks:
-            callback._log_netscore(self.module.trainer, self.module)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # A copy of the module holds the hook as it was before, never this object.
-        if self.before is _ABSENT:
-            return _class_hook, (self.module,)
-        return _same, (self.before,)
-
-
-def _class_hook(module: Any) -> Any:
-    return MethodType(getattr(type(module), _HOOK), module)
-
-
-def _same(value: Any) -> Any:
-    return value

@@ -28,11 +28,12 @@ import torch
 from nsearch._cli import Parser, argparse_type
 from nsearch.classifier import recalibrate_batchnorm
 from nsearch.complexity import count_complexity
-from nsearch.deploy import Normalized, Parity, onnx_parity, program_parity_in_fresh_process
+from nsearch.deploy import Normalized
 from nsearch.export import ModelFiles, write_model_files
 from nsearch.latency import Latency, measure_latency
 from nsearch.metrics import netscore, wilson_interval
 from nsearch.model_card import CardFacts, model_card
+from nsearch.parity import Parity, onnx_parity, program_parity_in_fresh_process
 from nsearch.search.results import read_records
 from nsearch.search.run_info import open_run
 from nsearch.search.selection import pick

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from nsearch.deploy import Parity
 from nsearch.latency import Latency
+from nsearch.parity import Parity
 
 __all__ = ["CardFacts", "model_card"]
 

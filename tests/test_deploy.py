@@ -9,14 +9,12 @@ import torch
 import torchvision
 from torch import nn
 
-from nsearch import deploy
-from nsearch.deploy import (
+from nsearch import parity
+from nsearch.deploy import Normalized, export_onnx, export_program
+from nsearch.parity import (
     DEFAULT_ATOL,
-    Normalized,
     Parity,
     compare_logits,
-    export_onnx,
-    export_program,
     onnx_parity,
     program_parity_in_fresh_process,
 )
@@ -133,7 +131,7 @@ def test_fresh_process_failure_is_reported(tmp_path: Path, monkeypatch: pytest.M
             tmp_path / "missing.pt2", torch.rand(1, *SHAPE), torch.zeros(1, 10)
         )
     (tmp_path / "model.pt2").write_bytes(b"not a program")
-    monkeypatch.setattr(deploy, "_FRESH_PROCESS", "raise SystemExit('cannot load it')")
+    monkeypatch.setattr(parity, "_FRESH_PROCESS", "raise SystemExit('cannot load it')")
     with pytest.raises(RuntimeError, match="fresh process failed with exit status 1: cannot load"):
         program_parity_in_fresh_process(
             tmp_path / "model.pt2", torch.rand(1, *SHAPE), torch.zeros(1, 10)
