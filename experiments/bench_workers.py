@@ -25,7 +25,7 @@ RESULTS = Path(__file__).parent / "results"
 
 def trials_per_hour(workers: int, seconds: float) -> tuple[float, int, float]:
     settings = SearchSettings(trials=1000, timeout=seconds, epochs=2, train_limit=1500,
-                              min_accuracy=5.0, workers=workers, pruning=False)  # fmt: skip
+                              min_accuracy=5.0, workers=workers, pruner="none")  # fmt: skip
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
         result = run_study(settings, out, progress=False)

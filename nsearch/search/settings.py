@@ -88,6 +88,12 @@ def _strategies() -> Sequence[str]:
     return tuple(STRATEGIES)
 
 
+def _pruners() -> Sequence[str]:
+    from nsearch.search.study import PRUNERS
+
+    return tuple(PRUNERS)
+
+
 def _samplers() -> Sequence[str]:
     from nsearch.search.study import SAMPLERS
 
@@ -194,7 +200,13 @@ class SearchSettings:
         parse=positive_int,
         identity=True,
     )
-    pruning: bool = _option(True, "Stop unpromising trials early (single-objective studies).")
+    pruner: str = _option(
+        "median",
+        "How unpromising trials stop early (single-objective studies): 'median' (below the "
+        "median of earlier trials at the same epoch), 'halving' (successive halving: a third "
+        "go on at each rung), or 'none'.",
+        choices=lambda: _pruners(),
+    )
     sampler: str = _option(
         "tpe",
         "The Optuna sampler: 'tpe' (multivariate TPE), 'cost-tpe' (TPE whose start-up trials "

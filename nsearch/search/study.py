@@ -64,9 +64,17 @@ def make_sampler(settings: SearchSettings, worker: int) -> optuna.samplers.BaseS
     return SAMPLERS[settings.sampler].make(settings.seed + 1000 * worker, multi)
 
 
+PRUNERS: dict[str, Callable[[], optuna.pruners.BasePruner]] = {
+    "median": lambda: optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1),
+    "halving": lambda: optuna.pruners.SuccessiveHalvingPruner(min_resource=1,
+                                                              reduction_factor=3),
+    "none": optuna.pruners.NopPruner,
+}  # fmt: skip
+
+
 def make_pruner(settings: SearchSettings) -> optuna.pruners.BasePruner:
-    if settings.pruning and objectives.get(settings.objective).prunes:
-        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+    if objectives.get(settings.objective).prunes:
+        return PRUNERS[settings.pruner]()
     return optuna.pruners.NopPruner()
 
 

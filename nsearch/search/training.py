@@ -146,7 +146,7 @@ def train(
         dirpath=folder, filename="best", monitor=SCORE, mode="max", save_top_k=1
     )
     callbacks: list[Any] = [NetScoreCallback(input_shape=data.input_shape), scores, checkpoint]
-    if trial is not None and settings.pruning and objective.prunes:
+    if trial is not None and settings.pruner != "none" and objective.prunes:
         callbacks.append(OptunaPruning(trial, monitor=SCORE))
     start = time.perf_counter()
     pruned, failure = False, None
