@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from optuna.distributions import (
@@ -117,3 +118,50 @@ def describe_stages(config: Any) -> str:
     """E.g. ``"w 0.5/1/0.75 d 1/2/3"``: the per-stage widths and depths of a config."""
     widths = "/".join(f"{w:g}" for w in config.widths)
     return f"w {widths} d {'/'.join(str(d) for d in config.depths)}"
+
+
+@dataclass(frozen=True)
+class StageGrid:
+    """The choices of a stage-wise space, per stage: width multipliers and repeat counts.
+
+    Everything a stage-wise space derives from its choices lives here once: the Optuna
+    distributions (``w1, d1, w2, ...``), the check of a config, its largest and smallest values,
+    and the conversion of a config (with per-stage ``widths`` and ``depths``) to and from Optuna
+    parameters.
+    """
+
+    width_choices: tuple[tuple[float, ...], ...]
+    depth_choices: tuple[tuple[int, ...], ...]
+
+    @property
+    def stages(self) -> int:
+        return len(self.width_choices)
+
+    @property
+    def distributions(self) -> dict[str, BaseDistribution]:
+        return stage_distributions(self.width_choices, self.depth_choices)
+
+    def largest(self) -> tuple[tuple[float, ...], tuple[int, ...]]:
+        """The widths and depths of the largest network."""
+        return tuple(c[-1] for c in self.width_choices), tuple(c[-1] for c in self.depth_choices)
+
+    def smallest(self) -> tuple[tuple[float, ...], tuple[int, ...]]:
+        """The widths and depths of the smallest network."""
+        return tuple(c[0] for c in self.width_choices), tuple(c[0] for c in self.depth_choices)
+
+    def check(self, config: Any) -> None:
+        """Make a config's ``widths`` and ``depths`` tuples (JSON gives lists back) and refuse
+        values that are not choices, naming the stage."""
+        widths = as_tuple("widths", config.widths, self.stages, float)
+        depths = as_tuple("depths", config.depths, self.stages, int)
+        object.__setattr__(config, "widths", widths)
+        object.__setattr__(config, "depths", depths)
+        for stage in range(self.stages):
+            check_choice(f"widths[{stage}]", widths[stage], self.width_choices[stage])
+            check_choice(f"depths[{stage}]", depths[stage], self.depth_choices[stage])
+
+    def params_of(self, config: Any) -> dict[str, Any]:
+        return stage_params(config, self.distributions)
+
+    def config_from_params(self, config_type: type, params: Mapping[str, Any]) -> Any:
+        return stage_config(config_type, params, self.stages)

@@ -20,7 +20,7 @@ Inputs below 128 pixels get a stride-1 stem and a total stride of 8 (28x28 ends 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -29,15 +29,11 @@ from torchvision.models.mobilenetv2 import InvertedResidual, _make_divisible
 from torchvision.ops.misc import Conv2dNormActivation
 
 from nsearch.search_spaces._common import (
-    as_tuple,
+    StageGrid,
     check_build_args,
-    check_choice,
     describe_stages,
     distinct_multipliers,
     is_small,
-    stage_config,
-    stage_distributions,
-    stage_params,
     suggest_params,
 )
 from nsearch.search_spaces._registry import SearchSpace, register_space
@@ -63,37 +59,32 @@ WIDTH_CHOICES = tuple(
 )
 DEPTH_CHOICES = tuple(tuple(range(1, n + 1)) for _, _, n, _ in INVERTED_RESIDUAL_SETTING)
 
-DISTRIBUTIONS = stage_distributions(WIDTH_CHOICES, DEPTH_CHOICES)  # w1..w7, d2..d6
+GRID = StageGrid(WIDTH_CHOICES, DEPTH_CHOICES)
+DISTRIBUTIONS = GRID.distributions  # w1..w7, d2..d6
 
 
 @dataclass(frozen=True)
 class StagewiseMobileNetConfig:
     """A width multiplier and a repeat count for each of the seven rows of the table."""
 
-    widths: tuple[float, ...] = field(default=tuple(c[-1] for c in WIDTH_CHOICES))
-    depths: tuple[int, ...] = field(default=tuple(c[-1] for c in DEPTH_CHOICES))
+    widths: tuple[float, ...] = GRID.largest()[0]
+    depths: tuple[int, ...] = GRID.largest()[1]
 
     def __post_init__(self) -> None:
-        rows = len(INVERTED_RESIDUAL_SETTING)
-        object.__setattr__(self, "widths", as_tuple("widths", self.widths, rows, float))
-        object.__setattr__(self, "depths", as_tuple("depths", self.depths, rows, int))
-        for row in range(rows):
-            check_choice(f"widths[{row}]", self.widths[row], WIDTH_CHOICES[row])
-            check_choice(f"depths[{row}]", self.depths[row], DEPTH_CHOICES[row])
+        GRID.check(self)
 
 
 LARGEST = StagewiseMobileNetConfig()
-SMALLEST = StagewiseMobileNetConfig(
-    widths=tuple(c[0] for c in WIDTH_CHOICES), depths=tuple(c[0] for c in DEPTH_CHOICES)
-)
+SMALLEST = StagewiseMobileNetConfig(*GRID.smallest())
 
 
 def params_of(config: StagewiseMobileNetConfig) -> dict[str, Any]:
-    return stage_params(config, DISTRIBUTIONS)
+    return GRID.params_of(config)
 
 
 def config_from_params(params: Mapping[str, Any]) -> StagewiseMobileNetConfig:
-    return stage_config(StagewiseMobileNetConfig, params, len(INVERTED_RESIDUAL_SETTING))
+    result: StagewiseMobileNetConfig = GRID.config_from_params(StagewiseMobileNetConfig, params)
+    return result
 
 
 def suggest(trial: optuna.Trial) -> StagewiseMobileNetConfig:

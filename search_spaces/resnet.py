@@ -18,7 +18,7 @@ sub-network of :data:`LARGEST`, which is ``resnet-uniform`` at width 0.5, depth 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -27,15 +27,11 @@ from torchvision.models.mobilenetv2 import _make_divisible
 from torchvision.models.resnet import BasicBlock, conv1x1
 
 from nsearch.search_spaces._common import (
-    as_tuple,
+    StageGrid,
     check_build_args,
-    check_choice,
     describe_stages,
     distinct_multipliers,
     is_small,
-    stage_config,
-    stage_distributions,
-    stage_params,
     suggest_params,
 )
 from nsearch.search_spaces._registry import SearchSpace, register_space
@@ -51,37 +47,32 @@ SMALL_INPUT_STRIDES = (2, 2, 2, 1)
 WIDTH_GRID = (0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1.0)
 WIDTH_CHOICES = tuple(distinct_multipliers(c, WIDTH_GRID) for c in STAGE_WIDTHS)
 DEPTH_CHOICES = tuple(tuple(range(1, n + 1)) for n in MAX_BLOCKS)
-DISTRIBUTIONS = stage_distributions(WIDTH_CHOICES, DEPTH_CHOICES)  # w1, d1, ..., w4, d4
+GRID = StageGrid(WIDTH_CHOICES, DEPTH_CHOICES)
+DISTRIBUTIONS = GRID.distributions  # w1, d1, ..., w4, d4
 
 
 @dataclass(frozen=True)
 class StagewiseResNetConfig:
     """A width multiplier of :data:`STAGE_WIDTHS` and a block count for each of the four stages."""
 
-    widths: tuple[float, ...] = field(default=tuple(c[-1] for c in WIDTH_CHOICES))
-    depths: tuple[int, ...] = field(default=tuple(c[-1] for c in DEPTH_CHOICES))
+    widths: tuple[float, ...] = GRID.largest()[0]
+    depths: tuple[int, ...] = GRID.largest()[1]
 
     def __post_init__(self) -> None:
-        stages = len(STAGE_WIDTHS)
-        object.__setattr__(self, "widths", as_tuple("widths", self.widths, stages, float))
-        object.__setattr__(self, "depths", as_tuple("depths", self.depths, stages, int))
-        for stage in range(stages):
-            check_choice(f"widths[{stage}]", self.widths[stage], WIDTH_CHOICES[stage])
-            check_choice(f"depths[{stage}]", self.depths[stage], DEPTH_CHOICES[stage])
+        GRID.check(self)
 
 
 LARGEST = StagewiseResNetConfig()
-SMALLEST = StagewiseResNetConfig(
-    widths=tuple(c[0] for c in WIDTH_CHOICES), depths=tuple(c[0] for c in DEPTH_CHOICES)
-)
+SMALLEST = StagewiseResNetConfig(*GRID.smallest())
 
 
 def params_of(config: StagewiseResNetConfig) -> dict[str, Any]:
-    return stage_params(config, DISTRIBUTIONS)
+    return GRID.params_of(config)
 
 
 def config_from_params(params: Mapping[str, Any]) -> StagewiseResNetConfig:
-    return stage_config(StagewiseResNetConfig, params, len(STAGE_WIDTHS))
+    result: StagewiseResNetConfig = GRID.config_from_params(StagewiseResNetConfig, params)
+    return result
 
 
 def suggest(trial: optuna.Trial) -> StagewiseResNetConfig:
