@@ -4,10 +4,13 @@ trained every epoch is complete, and an interrupted trial does not count."""
 from __future__ import annotations
 
 import csv
+import os
+import signal
 from pathlib import Path
 
 import optuna
 import pytest
+import pytorch_lightning as pl
 import torch
 from search_helpers import QUICK, QUICK_ARGS
 
@@ -15,6 +18,7 @@ from nsearch import run
 from nsearch.classifier import warmup_cosine
 from nsearch.search import SearchSettings, objectives, run_study, study, trial
 from nsearch.search.results import INTERRUPTED, finished_count
+from nsearch.search.training import interrupts_as_keyboard_interrupt
 
 
 @pytest.mark.parametrize("total", range(1, 12))
@@ -99,3 +103,31 @@ def test_an_interrupted_trial_does_not_count(
     monkeypatch.setattr(trial, "train", train)
     result = run_study(SearchSettings(**{**QUICK, "trials": 1}), tmp_path, progress=False)
     assert [r.state for r in result.records] == ["fail", "complete"]  # one trial was trained
+
+
+def test_ctrl_c_during_lightning_fit_is_a_keyboard_interrupt() -> None:
+    """Lightning turns Ctrl-C into ``exit(1)`` after restoring the SIGINT handler it found; the
+    search still sees a KeyboardInterrupt, and its own SIGINT handler is back afterwards."""
+
+    class Interrupt(pl.Callback):
+        def on_train_batch_start(self, *args: object) -> None:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    class Tiny(pl.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer = torch.nn.Linear(2, 1)
+
+        def training_step(self, batch: list[torch.Tensor], _: int) -> torch.Tensor:
+            return self.layer(batch[0]).sum()
+
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.zeros(4, 2)))
+    trainer = pl.Trainer(max_epochs=1, callbacks=[Interrupt()], logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False)  # fmt: skip
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt), interrupts_as_keyboard_interrupt():
+        trainer.fit(Tiny(), data)
+    assert signal.getsignal(signal.SIGINT) is before

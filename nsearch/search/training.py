@@ -12,11 +12,13 @@ import contextlib
 import dataclasses
 import logging
 import signal
+import threading
 import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import optuna
@@ -91,15 +93,34 @@ class _ScoreEpochs(pl.Callback):
 
 @contextlib.contextmanager
 def interrupts_as_keyboard_interrupt() -> Iterator[None]:
-    """Lightning answers Ctrl-C with a graceful shutdown, then ``exit(1)`` with SIGINT ignored;
-    turn that back into the KeyboardInterrupt that Optuna and nsearch's callers expect."""
+    """Lightning answers Ctrl-C with a graceful shutdown, then ``exit(1)``; turn that back into the
+    KeyboardInterrupt that Optuna and nsearch's callers expect.
+
+    A SIGINT handler notes that Ctrl-C came, because by the time ``exit(1)`` arrives Lightning's
+    teardown has restored whatever SIGINT handler it found, so the handler alone tells an
+    interrupt from a genuine exit. Off the main thread (where handlers cannot be set) Lightning's
+    own sign, SIGINT left ignored, is the fallback.
+    """
+    interrupted = False
+    previous = signal.getsignal(signal.SIGINT)
+
+    def note_interrupt(signum: int, frame: FrameType | None) -> None:
+        nonlocal interrupted
+        interrupted = True
+        signal.default_int_handler(signum, frame)
+
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    if on_main_thread:
+        signal.signal(signal.SIGINT, note_interrupt)
     try:
         yield
     except SystemExit as error:
-        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        if not (interrupted or signal.getsignal(signal.SIGINT) is signal.SIG_IGN):
             raise
-        signal.signal(signal.SIGINT, signal.default_int_handler)
         raise KeyboardInterrupt from error
+    finally:
+        if on_main_thread and previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 @contextlib.contextmanager
