@@ -28,6 +28,11 @@ def positive_int(text: str) -> int:
     return value
 
 
+def image_limit(text: str) -> int | None:
+    """An argparse type: a whole number >= 1, or 'all' for no limit."""
+    return None if text == "all" else positive_int(text)
+
+
 def positive_float(text: str) -> float:
     """An argparse type: a number > 0."""
     try:
@@ -136,7 +141,7 @@ class SearchSettings:
         "compute budget that does not depend on the machine's speed).",
         parse=positive_int,
     )
-    epochs: int = _option(6, "The most epochs one trial trains for.", parse=positive_int,
+    epochs: int = _option(4, "The most epochs one trial trains for.", parse=positive_int,
                           identity=True)  # fmt: skip
     seed: int = _option(0, "Seeds the sampler, the validation split and each trial's weights.",
                         parse=int, identity=True)  # fmt: skip
@@ -164,7 +169,7 @@ class SearchSettings:
         identity=True,
     )
     min_accuracy: float = _option(
-        86.0,
+        80.0,
         "The accuracy floor in percent: trials below it are infeasible, whatever their NetScore.",
         parse=percentage,
     )
@@ -194,10 +199,11 @@ class SearchSettings:
         identity=True,
     )
     train_limit: int | None = _option(
-        None,
-        "Train each trial on at most this many images (a stratified, seeded subset), for quick "
-        "trials.",
-        parse=positive_int,
+        4000,
+        "Train each trial on at most this many images (a stratified, seeded subset): the "
+        "default keeps a trial near a minute on two cores; a final run (nsearch.finalize) "
+        "trains on all of them. 'all' trains each trial on every training image.",
+        parse=image_limit,
         identity=True,
     )
     pruner: str = _option(
@@ -208,7 +214,7 @@ class SearchSettings:
         choices=lambda: _pruners(),
     )
     sampler: str = _option(
-        "tpe",
+        "cost-tpe",
         "The Optuna sampler: 'tpe' (multivariate TPE), 'cost-tpe' (TPE whose start-up trials "
         "are spread over the space's cost range), 'random', or 'nsga2' (NSGA-II, for the pareto "
         "objectives).",
