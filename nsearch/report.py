@@ -196,12 +196,15 @@ def markdown_report(
         "",
     ]
     ties = indistinguishable(front)
-    groups = sorted({tuple(sorted([t, *ties[t]])) for t in ties if ties[t]})
-    if groups:
+    if any(ties.values()):
         lines.append(
             "At this sample size these front models cannot be told apart on validation accuracy "
             "(the 95 % interval of each pair's difference holds 0): "
-            + "; ".join(", ".join(f"#{t}" for t in group) for group in groups)
+            + "; ".join(
+                f"#{t} from " + ", ".join(f"#{o}" for o in sorted(others))
+                for t, others in ties.items()
+                if others
+            )  # fmt: skip
             + "."
         )
     elif len(front) > 1:
