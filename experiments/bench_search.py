@@ -228,6 +228,7 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
     from nsearch.data import ImageDataModule
 
     data = ImageDataModule(args.data, seed=0, train_limit=args.train_limit)
@@ -268,7 +269,6 @@ def write_report(args: argparse.Namespace, results: dict[str, list[dict[str, Any
               "reference_point": [1.0, 1.0, 1.0],
               "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
               "machine": nsearch.latency.machine_description()}  # fmt: skip
-    args.out.mkdir(exist_ok=True)
     (args.out / "bench_search.json").write_text(json.dumps(report, indent=2) + "\n")
 
 

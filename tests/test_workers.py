@@ -20,10 +20,11 @@ from nsearch.search import SearchSettings, run_study
 from nsearch.search.results import INTERRUPTED, finished_count
 from nsearch.storage import open_storage
 
+# The seeded TPE sampler: cost-tpe's queued start-up trials would run before a killed trial's retry.
 QUICK = {"space": "mobilenet-uniform", "epochs": 1, "train_limit": 128, "min_accuracy": 5.0,
-         "timeout": None}  # fmt: skip
+         "timeout": None, "sampler": "tpe"}  # fmt: skip
 RUN = [sys.executable, "-m", "nsearch.run", "--space", "mobilenet-uniform", "--min-accuracy", "5",
-       "--no-progress"]  # fmt: skip
+       "--sampler", "tpe", "--no-progress"]  # fmt: skip
 NAME = "nsearch-mobilenet-uniform-embedded-netscore"
 POSTGRES_URL = os.environ.get("NSEARCH_TEST_POSTGRES_URL")
 
