@@ -10,11 +10,8 @@ at ``batch_size``.
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
-import os
-import platform
 import statistics
 import tempfile
 import time
@@ -28,6 +25,7 @@ import torch
 from torch import nn
 
 from nsearch.complexity import architecture_key
+from nsearch.machine import machine_description
 
 log = logging.getLogger(__name__)
 
@@ -79,28 +77,6 @@ class Latency:
 def clear_cache() -> None:
     """Forget every cached measurement (the next one of each architecture runs again)."""
     _cache.clear()
-
-
-@functools.cache
-def machine_description() -> str:
-    """The CPU model, the cores this process may use, and the platform, in a few words.
-
-    Example::
-
-        >>> "cores" in machine_description()
-        True
-    """
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    model = model or platform.processor() or platform.machine() or "unknown CPU"
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{model}, {cores} cores ({platform.machine()}, {platform.system()})"
 
 
 def _check(runtime: str, threads: int | None, batch_size: int, min_run_time: float) -> None:
