@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Union
 
 import torch
 from torch import nn
 
-import nsearch
 from nsearch.callbacks._after_module_hook import HOOK, AfterModuleHook
 from nsearch.callbacks._compat import CALLBACK_BASES, overrides_hook, rank_zero_warn
+from nsearch.core.metrics import information_density, netscore_or_inf
+from nsearch.cost.complexity import CONVENTIONS, count_complexity
 
 if TYPE_CHECKING:
-    from nsearch.complexity import Convention, Inputs
+    from nsearch.cost.complexity import Convention, Inputs
 
 __all__ = ["NetScoreCallback"]
 
@@ -33,7 +33,8 @@ class NetScoreCallback(*CALLBACK_BASES):  # type: ignore[misc]
     r"""Log NetScore (Wong, 2018) and its parts at the end of every validation epoch.
 
     Logged through ``pl_module.log`` (so every logger, ``trainer.callback_metrics``,
-    ``ModelCheckpoint`` and ``EarlyStopping`` see them), under these names:
+    ``ModelCheckpoint`` and ``EarlyStopping`` see them), under these names (each after
+    ``prefix``):
 
     - ``netscore``: NetScore in dB (``-inf`` when the accuracy is 0)
     - ``netscore_accuracy_percent``: top-1 validation accuracy, percent
@@ -48,7 +49,11 @@ class NetScoreCallback(*CALLBACK_BASES):  # type: ignore[misc]
     Parameters and MACs of ``network`` are counted with :func:`nsearch.count_complexity`, once
     per architecture, on ``input_shape``, else ``example_input_array`` (passed as it is: a tensor,
     tuple or dict), else one sample of the first batch. The sanity check is skipped. The module
-    comes out of every fit as it went in, also when the fit fails; each fit starts afresh.
+    comes out of every fit as it went in, also when the fit fails; each fit starts afresh. The
+    callback keeps no state in checkpoints.
+
+    Two NetScore callbacks in one Trainer must log different names (``prefix``): Lightning
+    would average two values logged under one name, so such a pair is refused at setup.
 
     Args:
         accuracy_key: the logged metric to read; by default the first of ``val_acc``,
@@ -63,9 +68,11 @@ class NetScoreCallback(*CALLBACK_BASES):  # type: ignore[misc]
         strict: if ``True``, a missing accuracy metric is an error; otherwise a warning, and the
             epoch is skipped.
         convention: the MAC counting convention of :func:`nsearch.count_complexity`.
+        prefix: put before every logged name (``"student_"`` logs ``student_netscore``, ...).
 
     Raises:
-        ValueError: on an argument outside its allowed values; at the start of a fit or the
+        ValueError: on an argument outside its allowed values; at setup, when another NetScore
+            callback of the Trainer logs the same names; at the start of a fit or the
             first validation epoch end, when ``network`` names nothing or not an ``nn.Module``;
             at a validation epoch end, when the accuracy is outside ``accuracy_unit``'s range.
         RuntimeError: at a validation epoch end, when no accuracy metric is found
@@ -87,6 +94,7 @@ class NetScoreCallback(*CALLBACK_BASES):  # type: ignore[misc]
         network: Network = None,
         strict: bool = True,
         convention: Convention = "torchvision",
+        prefix: str = "",
     ) -> None:
         super().__init__()
         if accuracy_key is not None and (not isinstance(accuracy_key, str) or not accuracy_key):
@@ -95,11 +103,10 @@ class NetScoreCallback(*CALLBACK_BASES):  # type: ignore[misc]
             raise ValueError(
                 f"`accuracy_unit` can be {', '.join(ACCURACY_UNITS)}, got {accuracy_unit!r}."
             )
-        if convention not in nsearch.complexity.CONVENTIONS:
-            raise ValueError(
-                f"`convention` can be {', '.join(nsearch.complexity.CONVENTIONS)}, "
-                f"got {convention!r}."
-            )
+        if convention not in CONVENTIONS:
+            raise ValueError(f"`convention` can be {', '.join(CONVENTIONS)}, got {convention!r}.")
+        if not isinstance(prefix, str):
+            raise ValueError(f"`prefix` must be a string, got {prefix!r}.")
         if input_shape is not None and not (
             len(input_shape) > 0 and all(isinstance(d, int) and d > 0 for d in input_shape)
         ):
@@ -126,15 +133,20 @@ class NetScoreCallback(*CALLBACK_BASES):  # type: ignore[misc]
         self.network = network
         self.strict = strict
         self.convention = convention
+        self.prefix = prefix
         self._batch_shape: tuple[int, ...] | None = None  # found in this fit's first batch
 
-    @property
-    def state_key(self) -> str:
-        if isinstance(self.network, str):
-            return self._generate_state_key(accuracy_key=self.accuracy_key, network=self.network)
-        return self._generate_state_key(accuracy_key=self.accuracy_key)
-
     def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
+        twins = [cb for cb in trainer.callbacks
+                 if isinstance(cb, NetScoreCallback) and cb is not self
+                 and cb.prefix == self.prefix]  # fmt: skip
+        if twins:
+            raise ValueError(
+                f"This Trainer has {len(twins) + 1} NetScoreCallbacks that would all log "
+                f"`{self.prefix}netscore` and its parts, which Lightning would average; keep "
+                "one, or give each its own `prefix=` (e.g. NetScoreCallback(network='student', "
+                "prefix='student_'))."
+            )
         self._batch_shape = None  # each fit starts afresh
         AfterModuleHook.remove_from(pl_module)
 
@@ -254,29 +266,19 @@ class NetScoreCallback(*CALLBACK_BASES):  # type: ignore[misc]
                 f"accuracy_unit={self.accuracy_unit!r}.{hint}"
             )
         accuracy_percent = accuracy * ACCURACY_UNITS[self.accuracy_unit]
-        c = nsearch.count_complexity(network, inputs, convention=self.convention)
+        c = count_complexity(network, inputs, convention=self.convention)
         values = {
-            "netscore": (
-                nsearch.netscore(accuracy_percent, c.params_millions, c.gmacs)
-                if accuracy_percent > 0
-                else -math.inf
-            ),
+            "netscore": netscore_or_inf(accuracy_percent, c.params_millions, c.gmacs),
             "netscore_accuracy_percent": accuracy_percent,
             "netscore_params_millions": c.params_millions,
             "netscore_gmacs": c.gmacs,
             "netscore_information_density": (
-                nsearch.information_density(accuracy_percent, c.params_millions)
+                information_density(accuracy_percent, c.params_millions)
                 if accuracy_percent > 0
                 else 0.0
             ),
         }
         for name, number in values.items():
             # Equal on every process already; syncing keeps Lightning from warning.
-            pl_module.log(name, number, prog_bar=name == "netscore", on_epoch=True, sync_dist=True)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"input_shape": list(self._batch_shape) if self._batch_shape else None}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        if state_dict.get("input_shape"):
-            self._batch_shape = tuple(state_dict["input_shape"])
+            pl_module.log(self.prefix + name, number, prog_bar=name == "netscore", on_epoch=True,
+                          sync_dist=True)  # fmt: skip

@@ -20,10 +20,10 @@ import pytorch_lightning as pl
 import torch
 
 from nsearch.callbacks import NetScoreCallback
-from nsearch.classifier import Classifier
-from nsearch.complexity import clear_cache
+from nsearch.cost import clear_caches
 from nsearch.data import ImageDataModule
 from nsearch.search_spaces import get_space
+from nsearch.training import Classifier
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -33,7 +33,7 @@ def fit_seconds(data: ImageDataModule, epochs: int, with_callback: bool) -> floa
     torch.manual_seed(0)
     model = space.build(space.config_type(width=0.5, depth=0.5), in_channels=1, num_classes=10,
                         input_size=28)  # fmt: skip
-    clear_cache()
+    clear_caches()
     trainer = pl.Trainer(
         max_epochs=epochs,
         accelerator="cpu",

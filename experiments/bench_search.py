@@ -38,10 +38,15 @@ import moocore
 import numpy as np
 
 import nsearch
-from nsearch.search import SearchSettings, run_study
-from nsearch.search.results import TrialRecord
-from nsearch.search.selection import best_feasible, front
-from nsearch.search.study import create_study, default_study_name
+from nsearch.search import (
+    SearchSettings,
+    TrialRecord,
+    best_feasible,
+    create_study,
+    default_study_name,
+    front,
+    run_study,
+)
 from nsearch.search_spaces import get_space
 
 RESULTS = Path(__file__).parent / "results"
@@ -141,14 +146,16 @@ def summarise(run: dict[str, Any], bounds: Bounds, fraction: float) -> dict[str,
             break
         spent += record.epochs_trained
         early.append(record)
-    best, best_early = run["best"], best_feasible(early, settings)
+    best, best_early = run["best"], best_feasible(early, settings.selection)
     return {
         "hypervolume": hypervolume(run["front"], bounds),
         "best_feasible_netscore": best.netscore if best else None,
         "epochs": sum(r.epochs_trained for r in records),
         "seconds": round(run["seconds"], 1),
         "trials": len(records),
-        f"hypervolume_at_{fraction:g}_budget": hypervolume(front(early, settings), bounds),
+        f"hypervolume_at_{fraction:g}_budget": hypervolume(
+            front(early, settings.selection), bounds
+        ),
         f"best_feasible_netscore_at_{fraction:g}_budget": (
             best_early.netscore if best_early else None
         ),
@@ -268,7 +275,7 @@ def write_report(args: argparse.Namespace, results: dict[str, list[dict[str, Any
               "uniform_goal": uniform_checks, "bounds": dataclasses.asdict(bounds),
               "reference_point": [1.0, 1.0, 1.0],
               "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-              "machine": nsearch.latency.machine_description()}  # fmt: skip
+              "machine": nsearch.cost.machine_description()}  # fmt: skip
     (args.out / "bench_search.json").write_text(json.dumps(report, indent=2) + "\n")
 
 

@@ -25,9 +25,9 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
-from nsearch.classifier import Classifier
 from nsearch.data import ImageDataModule
 from nsearch.search_spaces import get_space
+from nsearch.training import Classifier
 
 RESULTS = Path(__file__).parent / "results"
 CONFIG = {"width": 0.5, "depth": 0.75}

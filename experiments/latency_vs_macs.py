@@ -27,9 +27,9 @@ import optuna
 import torch
 
 import nsearch
-from nsearch.latency import machine_description, measure_latency
+from nsearch.core import kendall_tau
+from nsearch.cost import machine_description, measure_latency
 from nsearch.search_spaces import get_space, list_spaces
-from nsearch.stats import kendall_tau
 
 RESULTS = Path(__file__).parent / "results"
 INPUT_SHAPE = (1, 28, 28)  # the embedded Fashion-MNIST subset

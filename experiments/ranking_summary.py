@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from nsearch.stats import kendall_tau
+from nsearch.core import kendall_tau
 
 if TYPE_CHECKING:
     from supernet_ranking import Subnet

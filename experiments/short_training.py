@@ -17,9 +17,9 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 
-from nsearch.classifier import Classifier
 from nsearch.data import ImageDataModule
 from nsearch.search_spaces import get_space
+from nsearch.training import Classifier
 
 RESULTS = Path(__file__).parent / "results"
 

@@ -29,8 +29,8 @@ import torchvision
 from torchvision.models import get_model, get_model_weights, list_models
 
 import nsearch
-from nsearch.latency import machine_description, measure_latency
-from nsearch.stats import kendall_tau
+from nsearch.core import kendall_tau
+from nsearch.cost import machine_description, measure_latency
 
 RESULTS = Path(__file__).parent / "results"
 # torchvision's `_ops` metadata is rounded to three decimals (GMACs).

@@ -5,16 +5,16 @@ Units everywhere: accuracy in percent, parameters in millions, MACs in billions 
 
 from __future__ import annotations
 
-from nsearch.complexity import Complexity, count_complexity, count_params
-from nsearch.latency import Latency, measure_latency
-from nsearch.metrics import (
+from nsearch._version import __version__
+from nsearch.core import (
     difference_interval,
     information_density,
     netscore,
     netscore_latency,
+    pareto_front,
     wilson_interval,
 )
-from nsearch.pareto import pareto_front
+from nsearch.cost import Complexity, Latency, count_complexity, count_params, measure_latency
 
 __all__ = [
     "Complexity",
@@ -28,8 +28,8 @@ __all__ = [
     "netscore_latency",
     "pareto_front",
     "wilson_interval",
+    "__version__",
 ]
-__version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> object:

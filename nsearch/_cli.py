@@ -1,12 +1,16 @@
-"""What nsearch's command-line tools share: one-line errors with exit status 2."""
+"""What nsearch's command-line tools share: one-line errors with exit status 2, and how a written
+bundle of model files is reported."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-__all__ = ["Parser", "argparse_type"]
+if TYPE_CHECKING:
+    from nsearch.deployment.bundle import Bundle
+
+__all__ = ["Parser", "add_quantize_options", "argparse_type", "print_bundle"]
 
 
 class Parser(argparse.ArgumentParser):
@@ -31,3 +35,37 @@ def argparse_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
 
     convert.__name__ = parse.__name__
     return convert
+
+
+def print_bundle(bundle: Bundle) -> None:
+    """The files written, each parity check, and why a file was not written."""
+    for name, path in bundle.files.items():
+        print(f"{name:16s} {path}")
+    for p in bundle.description.parities:
+        verdict = "ok" if p.ok else "NOT ok"
+        print(f"Parity, {p.runtime}: same class on {p.same_class:,}/{p.n_images:,} images, "
+              f"largest logit difference {p.max_abs_diff:.1e} ({verdict}).")  # fmt: skip
+    for r in bundle.description.int8:
+        low, high = r.test.interval
+        told = "can" if r.distinguishable else "cannot"
+        print(f"int8 {r.file} ({r.runtime}): test accuracy {r.test.percent:.2f} % "
+              f"({low:.2f}-{high:.2f}), top-1 agreement with fp32 "
+              f"{100 * r.agreement / r.test.images:.2f} %, {r.size_ratio:.2f}x the fp32 file; "
+              f"it {told} be told apart from fp32 on these images.")  # fmt: skip
+    for note in bundle.description.notes:
+        print(note)
+
+
+def add_quantize_options(parser: argparse.ArgumentParser) -> None:
+    """``--quantize`` and ``--calibration-images``, as export and finalize take them."""
+    from nsearch.deployment.quantization import DEFAULT_CALIBRATION_IMAGES, SCHEMES
+    from nsearch.search.settings import positive_int
+
+    parser.add_argument("--quantize", choices=SCHEMES, default=None,
+                        help="Also write int8 models (model-int8.pte by PT2E with the XNNPACK "
+                        "quantizer, model-int8.onnx by ONNX Runtime's static quantizer), each "
+                        "tested on every test image.")  # fmt: skip
+    parser.add_argument("--calibration-images", type=argparse_type(positive_int),
+                        default=DEFAULT_CALIBRATION_IMAGES,
+                        help="How many training images (a stratified, seeded subset) calibrate "
+                        "the int8 models.")  # fmt: skip

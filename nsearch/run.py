@@ -67,9 +67,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from nsearch.search.runner import run_study
-
     args = parser().parse_args(argv)
+    from nsearch.search.runner import run_study  # Lightning and the training code, not for --help
+
     names = [f.name for f in dataclasses.fields(SearchSettings)]
     try:
         settings = SearchSettings(**{name: getattr(args, name) for name in names})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +12,10 @@ from optuna.distributions import (
     FloatDistribution,
     IntDistribution,
 )
+from torch import nn
 from torchvision.models.mobilenetv2 import _make_divisible
+
+from nsearch.search_spaces._registry import SearchSpace, register_space
 
 if TYPE_CHECKING:
     import optuna
@@ -26,6 +29,22 @@ def check_build_args(in_channels: int, num_classes: int, input_size: int) -> Non
     ):
         if not isinstance(value, int) or value < minimum:
             raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}.")
+
+
+def init_weights(model: nn.Module, *, linear_std: float | None = None) -> None:
+    """torchvision's initialisation, for every network of the built-in spaces: Kaiming-normal
+    convolutions (fan out, ReLU gain), BatchNorm at weight 1 and bias 0, and, with
+    ``linear_std``, linear layers drawn from N(0, linear_std) with zero bias (MobileNetV2's;
+    ResNet keeps torch's default for its last layer)."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear) and linear_std is not None:
+            nn.init.normal_(m.weight, 0, linear_std)
+            nn.init.zeros_(m.bias)
 
 
 def scaled_depth(blocks: int, depth: float) -> int:
@@ -165,3 +184,41 @@ class StageGrid:
 
     def config_from_params(self, config_type: type, params: Mapping[str, Any]) -> Any:
         return stage_config(config_type, params, self.stages)
+
+
+def register_stagewise(
+    name: str,
+    grid: StageGrid,
+    config_type: type,
+    build: Callable[..., nn.Module],
+    *,
+    description: str,
+    lr: float,
+    supernet_lr: float,
+) -> SearchSpace:
+    """Register a stage-wise space: a config of per-stage ``widths`` and ``depths`` (whose
+    defaults are the largest network), drawn as ``w1, d1, w2, ...`` from ``grid``."""
+
+    def config_from_params(params: Mapping[str, Any]) -> Any:
+        return grid.config_from_params(config_type, params)
+
+    def suggest(trial: optuna.Trial) -> Any:
+        return config_from_params(suggest_params(trial, grid.distributions))
+
+    return register_space(
+        SearchSpace(
+            name=name,
+            config_type=config_type,
+            suggest=suggest,
+            build=build,
+            description=description,
+            smallest=config_type(*grid.smallest()),
+            largest=config_type(),
+            distributions=grid.distributions,
+            to_params=grid.params_of,
+            from_params=config_from_params,
+            to_text=describe_stages,
+            lr=lr,
+            supernet_lr=supernet_lr,
+        )
+    )

@@ -72,8 +72,9 @@ class SearchSpace:
             ``dataclasses.asdict``.
         from_params: the inverse of ``to_params``; defaults to ``config_type(**params)``.
         to_text: ``config -> str``, one short line for tables; defaults to ``"name value ..."``.
-        supernet: ``supernet(*, in_channels, num_classes, input_size)`` builds the space's
-            weight-sharing supernet (see :mod:`nsearch.supernet`), or ``None``.
+        supernet_lr: the peak learning rate of the space's weight-sharing supernet
+            (:class:`nsearch.supernet.Supernet`), chosen by measurement; ``None`` for a space
+            without one.
         lr: the peak learning rate a search's trials train with unless ``--lr`` says otherwise
             (chosen per family by measurement: see README).
     """
@@ -89,8 +90,22 @@ class SearchSpace:
     to_params: Callable[[Any], dict[str, Any]] | None = None
     from_params: Callable[[Mapping[str, Any]], Any] | None = None
     to_text: Callable[[Any], str] | None = None
-    supernet: Callable[..., nn.Module] | None = None
     lr: float = 0.1
+    supernet_lr: float | None = None
+
+    @property
+    def has_supernet(self) -> bool:
+        """Whether a weight-sharing supernet of this space can be built and trained: it has a
+        largest and a smallest network, countable distributions and a supernet learning rate."""
+        countable = self.distributions is not None and all(
+            distribution_values(d) is not None for d in self.distributions.values()
+        )
+        return (
+            self.supernet_lr is not None
+            and self.largest is not None
+            and self.smallest is not None
+            and countable
+        )
 
     def size(self) -> int | None:
         """The number of architectures: the product of the distributions' value counts.

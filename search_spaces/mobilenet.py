@@ -19,40 +19,28 @@ Inputs below 128 pixels get a stride-1 stem and a total stride of 8 (28x28 ends 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 from torchvision.models.mobilenetv2 import InvertedResidual, _make_divisible
-from torchvision.ops.misc import Conv2dNormActivation
 
 from nsearch.search_spaces._common import (
     StageGrid,
     check_build_args,
-    describe_stages,
     distinct_multipliers,
+    init_weights,
     is_small,
-    suggest_params,
+    register_stagewise,
 )
-from nsearch.search_spaces._registry import SearchSpace, register_space
-
-if TYPE_CHECKING:
-    import optuna
-
-# torchvision's MobileNetV2 table: expansion t, channels c, repeats n, stride s.
-INVERTED_RESIDUAL_SETTING = (
-    (1, 16, 1, 1),
-    (6, 24, 2, 2),
-    (6, 32, 3, 2),
-    (6, 64, 4, 2),
-    (6, 96, 3, 1),
-    (6, 160, 3, 2),
-    (6, 320, 1, 1),
+from nsearch.search_spaces._mobilenet_v2 import (
+    INVERTED_RESIDUAL_SETTING,
+    classifier,
+    last_layer,
+    row_strides,
+    stem,
 )
-SMALL_INPUT_STRIDES = (1, 2, 2, 2, 1, 1, 1)
-STEM_CHANNELS, LAST_CHANNELS = 32, 1280
+
 WIDTH_GRID = (0.25, 0.5, 0.75, 1.0)
 WIDTH_CHOICES = tuple(
     distinct_multipliers(c, WIDTH_GRID) for _, c, _, _ in INVERTED_RESIDUAL_SETTING
@@ -74,23 +62,6 @@ class StagewiseMobileNetConfig:
         GRID.check(self)
 
 
-LARGEST = StagewiseMobileNetConfig()
-SMALLEST = StagewiseMobileNetConfig(*GRID.smallest())
-
-
-def params_of(config: StagewiseMobileNetConfig) -> dict[str, Any]:
-    return GRID.params_of(config)
-
-
-def config_from_params(params: Mapping[str, Any]) -> StagewiseMobileNetConfig:
-    result: StagewiseMobileNetConfig = GRID.config_from_params(StagewiseMobileNetConfig, params)
-    return result
-
-
-def suggest(trial: optuna.Trial) -> StagewiseMobileNetConfig:
-    return config_from_params(suggest_params(trial, DISTRIBUTIONS))
-
-
 class StagewiseMobileNet(nn.Module):
     """A MobileNetV2 whose rows each have their own width and depth.
 
@@ -110,42 +81,24 @@ class StagewiseMobileNet(nn.Module):
         super().__init__()
         check_build_args(in_channels, num_classes, input_size)
         small = is_small(input_size)
-        channels = _make_divisible(STEM_CHANNELS * config.widths[0], 8)
-        layers: list[nn.Module] = [
-            Conv2dNormActivation(
-                in_channels, channels, stride=1 if small else 2, activation_layer=nn.ReLU6
-            )
-        ]
-        for row, (t, c, _, s) in enumerate(INVERTED_RESIDUAL_SETTING):
+        first, channels = stem(in_channels, config.widths[0], small)
+        layers: list[nn.Module] = [first]
+        strides = row_strides(small)
+        for row, (t, c, _, _) in enumerate(INVERTED_RESIDUAL_SETTING):
             out = _make_divisible(c * config.widths[row], 8)
-            stride = SMALL_INPUT_STRIDES[row] if small else s
             blocks = []
             for i in range(config.depths[row]):
-                block = InvertedResidual(channels, out, stride if i == 0 else 1, t)
+                block = InvertedResidual(channels, out, strides[row] if i == 0 else 1, t)
                 block.use_res_connect = i > 0  # by position, never by matching widths
                 blocks.append(block)
                 channels = out
             layers.append(nn.Sequential(*blocks))
-        self.last_channel = _make_divisible(LAST_CHANNELS * config.widths[-1], 8)
-        layers.append(
-            Conv2dNormActivation(
-                channels, self.last_channel, kernel_size=1, activation_layer=nn.ReLU6
-            )
-        )
+        last, self.last_channel = last_layer(channels, config.widths[-1])
+        layers.append(last)
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Sequential(
-            nn.Dropout(p=dropout), nn.Linear(self.last_channel, num_classes)
-        )
-        for m in self.modules():  # torchvision's initialisation
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, 0, 0.01)
-                nn.init.zeros_(m.bias)
+        self.classifier = classifier(self.last_channel, num_classes, dropout)
+        init_weights(self, linear_std=0.01)
         for m in self.modules():  # each residual branch starts at zero, as in `resnet`
             if isinstance(m, InvertedResidual) and m.use_res_connect:
                 nn.init.zeros_(m.conv[-1].weight)
@@ -166,28 +119,16 @@ def build(
     )
 
 
-def supernet(*, in_channels: int = 3, num_classes: int = 1000, input_size: int = 224) -> nn.Module:
-    """The weight-sharing supernet of this space (imported on first use)."""
-    from nsearch.supernet import MobileNetSupernet
-
-    return MobileNetSupernet(
-        in_channels=in_channels, num_classes=num_classes, input_size=input_size
-    )
-
-
-SPACE = register_space(
-    SearchSpace(
-        name="mobilenet",
-        config_type=StagewiseMobileNetConfig,
-        suggest=suggest,
-        build=build,
-        description="MobileNetV2 with a width and a depth for each of its seven stages.",
-        smallest=SMALLEST,
-        largest=LARGEST,
-        distributions=DISTRIBUTIONS,
-        to_params=params_of,
-        from_params=config_from_params,
-        to_text=describe_stages,
-        supernet=supernet,
-    )
+SPACE = register_stagewise(
+    "mobilenet",
+    GRID,
+    StagewiseMobileNetConfig,
+    build,
+    description="MobileNetV2 with a width and a depth for each of its seven stages.",
+    lr=0.1,
+    # 0.05 did best of 0.025-0.2 (3 epochs over 4,000 embedded images: largest 75.4 %, smallest
+    # 73.2 % validation accuracy; the four sub-networks' summed gradients diverge at 0.1 and up).
+    supernet_lr=0.05,
 )
+LARGEST, SMALLEST = SPACE.largest, SPACE.smallest
+suggest, params_of, config_from_params = SPACE.suggest, SPACE.params_of, SPACE.config_from_params

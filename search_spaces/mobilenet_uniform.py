@@ -18,31 +18,26 @@ import torch
 from optuna.distributions import FloatDistribution
 from torch import nn
 from torchvision.models.mobilenetv2 import InvertedResidual, _make_divisible
-from torchvision.ops.misc import Conv2dNormActivation
 
 from nsearch.search_spaces._common import (
     check_build_args,
+    init_weights,
     is_small,
     scaled_depth,
     suggest_params,
+)
+from nsearch.search_spaces._mobilenet_v2 import (
+    INVERTED_RESIDUAL_SETTING,
+    classifier,
+    last_layer,
+    row_strides,
+    stem,
 )
 from nsearch.search_spaces._registry import SearchSpace, register_space
 
 if TYPE_CHECKING:
     import optuna
 
-# torchvision's MobileNetV2 table: expansion t, channels c, repeats n, stride s.
-INVERTED_RESIDUAL_SETTING = (
-    (1, 16, 1, 1),
-    (6, 24, 2, 2),
-    (6, 32, 3, 2),
-    (6, 64, 4, 2),
-    (6, 96, 3, 1),
-    (6, 160, 3, 2),
-    (6, 320, 1, 1),
-)
-# For small inputs the stem keeps full resolution and the stages downsample three times.
-SMALL_INPUT_STRIDES = (1, 2, 2, 2, 1, 1, 1)
 WIDTH_RANGE = (0.25, 1.0)
 DEPTH_RANGE = (0.25, 1.0)
 DISTRIBUTIONS = {
@@ -78,39 +73,20 @@ class MobileNet(nn.Module):
         super().__init__()
         check_build_args(in_channels, num_classes, input_size)
         small = is_small(input_size)
-        width = config.width
-        channels = _make_divisible(32 * width, 8)
-        layers: list[nn.Module] = [
-            Conv2dNormActivation(
-                in_channels, channels, stride=1 if small else 2, activation_layer=nn.ReLU6
-            )
-        ]
-        for row, (t, c, n, s) in enumerate(INVERTED_RESIDUAL_SETTING):
-            out = _make_divisible(c * width, 8)
-            stride = SMALL_INPUT_STRIDES[row] if small else s
+        first, channels = stem(in_channels, config.width, small)
+        layers: list[nn.Module] = [first]
+        strides = row_strides(small)
+        for row, (t, c, n, _) in enumerate(INVERTED_RESIDUAL_SETTING):
+            out = _make_divisible(c * config.width, 8)
             for i in range(scaled_depth(n, config.depth)):
-                layers.append(InvertedResidual(channels, out, stride if i == 0 else 1, t))
+                layers.append(InvertedResidual(channels, out, strides[row] if i == 0 else 1, t))
                 channels = out
-        self.last_channel = _make_divisible(1280 * width, 8)
-        layers.append(
-            Conv2dNormActivation(
-                channels, self.last_channel, kernel_size=1, activation_layer=nn.ReLU6
-            )
-        )
+        last, self.last_channel = last_layer(channels, config.width)
+        layers.append(last)
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Sequential(
-            nn.Dropout(p=dropout), nn.Linear(self.last_channel, num_classes)
-        )
-        for m in self.modules():  # torchvision's initialisation
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                nn.init.normal_(m.weight, 0, 0.01)
-                nn.init.zeros_(m.bias)
+        self.classifier = classifier(self.last_channel, num_classes, dropout)
+        init_weights(self, linear_std=0.01)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.pool(self.features(x)).flatten(1))

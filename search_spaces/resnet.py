@@ -17,9 +17,7 @@ sub-network of :data:`LARGEST`, which is ``resnet-uniform`` at width 0.5, depth 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -29,21 +27,21 @@ from torchvision.models.resnet import BasicBlock, conv1x1
 from nsearch.search_spaces._common import (
     StageGrid,
     check_build_args,
-    describe_stages,
     distinct_multipliers,
+    init_weights,
     is_small,
-    suggest_params,
+    register_stagewise,
 )
-from nsearch.search_spaces._registry import SearchSpace, register_space
+from nsearch.search_spaces._resnet import (
+    SMALL_INPUT_STRIDES,
+    STAGE_STRIDES,
+    stem,
+    zero_init_residual,
+)
 
-if TYPE_CHECKING:
-    import optuna
-
-# stage widths and the most blocks per stage; stride of each stage for large and small inputs
+# stage widths and the most blocks per stage
 STAGE_WIDTHS = (32, 64, 128, 256)
 MAX_BLOCKS = (3, 3, 3, 3)
-STAGE_STRIDES = (1, 2, 2, 2)
-SMALL_INPUT_STRIDES = (2, 2, 2, 1)
 WIDTH_GRID = (0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1.0)
 WIDTH_CHOICES = tuple(distinct_multipliers(c, WIDTH_GRID) for c in STAGE_WIDTHS)
 DEPTH_CHOICES = tuple(tuple(range(1, n + 1)) for n in MAX_BLOCKS)
@@ -62,23 +60,6 @@ class StagewiseResNetConfig:
         GRID.check(self)
 
 
-LARGEST = StagewiseResNetConfig()
-SMALLEST = StagewiseResNetConfig(*GRID.smallest())
-
-
-def params_of(config: StagewiseResNetConfig) -> dict[str, Any]:
-    return GRID.params_of(config)
-
-
-def config_from_params(params: Mapping[str, Any]) -> StagewiseResNetConfig:
-    result: StagewiseResNetConfig = GRID.config_from_params(StagewiseResNetConfig, params)
-    return result
-
-
-def suggest(trial: optuna.Trial) -> StagewiseResNetConfig:
-    return config_from_params(suggest_params(trial, DISTRIBUTIONS))
-
-
 class StagewiseResNet(nn.Module):
     """A ResNet of basic blocks whose four stages each have their own width and depth."""
 
@@ -95,20 +76,7 @@ class StagewiseResNet(nn.Module):
         widths = [_make_divisible(c * w, 8) for c, w in zip(STAGE_WIDTHS, config.widths)]
         channels = widths[0]
         small = is_small(input_size)
-        if small:
-            stem: list[nn.Module] = [
-                nn.Conv2d(in_channels, channels, 3, padding=1, bias=False),
-                nn.BatchNorm2d(channels),
-                nn.ReLU(inplace=True),
-            ]
-        else:
-            stem = [
-                nn.Conv2d(in_channels, channels, 7, stride=2, padding=3, bias=False),
-                nn.BatchNorm2d(channels),
-                nn.ReLU(inplace=True),
-                nn.MaxPool2d(3, stride=2, padding=1),
-            ]
-        layers = [nn.Sequential(*stem)]
+        layers = [stem(in_channels, channels, small)]
         strides = SMALL_INPUT_STRIDES if small else STAGE_STRIDES
         for stage, (width, stride) in enumerate(zip(widths, strides)):
             blocks: list[nn.Module] = []
@@ -124,15 +92,8 @@ class StagewiseResNet(nn.Module):
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(channels, num_classes)
-        for m in self.modules():  # torchvision's initialisation, residual BN weights zeroed
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-        for m in self.modules():
-            if isinstance(m, BasicBlock):
-                nn.init.zeros_(m.bn2.weight)
+        init_weights(self)
+        zero_init_residual(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.pool(self.features(x)).flatten(1))
@@ -150,27 +111,16 @@ def build(
     )
 
 
-def supernet(*, in_channels: int = 3, num_classes: int = 1000, input_size: int = 224) -> nn.Module:
-    """The weight-sharing supernet of this space (imported on first use)."""
-    from nsearch.supernet import ResNetSupernet
-
-    return ResNetSupernet(in_channels=in_channels, num_classes=num_classes, input_size=input_size)
-
-
-SPACE = register_space(
-    SearchSpace(
-        lr=0.2,
-        name="resnet",
-        config_type=StagewiseResNetConfig,
-        suggest=suggest,
-        build=build,
-        description="ResNet basic blocks with a width and a depth for each of its four stages.",
-        smallest=SMALLEST,
-        largest=LARGEST,
-        distributions=DISTRIBUTIONS,
-        to_params=params_of,
-        from_params=config_from_params,
-        to_text=describe_stages,
-        supernet=supernet,
-    )
+SPACE = register_stagewise(
+    "resnet",
+    GRID,
+    StagewiseResNetConfig,
+    build,
+    description="ResNet basic blocks with a width and a depth for each of its four stages.",
+    lr=0.2,
+    # 0.2 did best of 0.05-0.4 (3 epochs over 4,000 embedded images: largest 65.4 %, smallest
+    # 59.1 % validation accuracy).
+    supernet_lr=0.2,
 )
+LARGEST, SMALLEST = SPACE.largest, SPACE.smallest
+suggest, params_of, config_from_params = SPACE.suggest, SPACE.params_of, SPACE.config_from_params

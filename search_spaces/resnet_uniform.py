@@ -23,11 +23,18 @@ from torchvision.models.resnet import BasicBlock, Bottleneck, conv1x1
 
 from nsearch.search_spaces._common import (
     check_build_args,
+    init_weights,
     is_small,
     scaled_depth,
     suggest_params,
 )
 from nsearch.search_spaces._registry import SearchSpace, register_space
+from nsearch.search_spaces._resnet import (
+    SMALL_INPUT_STRIDES,
+    STAGE_STRIDES,
+    stem,
+    zero_init_residual,
+)
 
 if TYPE_CHECKING:
     import optuna
@@ -35,8 +42,6 @@ if TYPE_CHECKING:
 STAGE_WIDTHS = (64, 128, 256, 512)
 STAGE_BLOCKS = {"basic": (2, 2, 2, 2), "bottleneck": (3, 4, 6, 3)}  # ResNet-18, ResNet-50
 BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
-STAGE_STRIDES = (1, 2, 2, 2)
-SMALL_INPUT_STRIDES = (2, 2, 2, 1)
 WIDTH_RANGE = (0.125, 0.5)
 DEPTH_RANGE = (0.5, 1.5)
 DISTRIBUTIONS = {
@@ -87,20 +92,7 @@ class ResNet(nn.Module):
         block = BLOCKS[config.block]
         widths = [_make_divisible(w * config.width, 8) for w in STAGE_WIDTHS]
         channels = widths[0]
-        if is_small(input_size):
-            stem: list[nn.Module] = [
-                nn.Conv2d(in_channels, channels, 3, padding=1, bias=False),
-                nn.BatchNorm2d(channels),
-                nn.ReLU(inplace=True),
-            ]
-        else:
-            stem = [
-                nn.Conv2d(in_channels, channels, 7, stride=2, padding=3, bias=False),
-                nn.BatchNorm2d(channels),
-                nn.ReLU(inplace=True),
-                nn.MaxPool2d(3, stride=2, padding=1),
-            ]
-        layers = [nn.Sequential(*stem)]
+        layers = [stem(in_channels, channels, is_small(input_size))]
         strides = SMALL_INPUT_STRIDES if is_small(input_size) else STAGE_STRIDES
         for width, blocks, stride in zip(widths, STAGE_BLOCKS[config.block], strides):
             stage_blocks: list[nn.Module] = []
@@ -117,17 +109,8 @@ class ResNet(nn.Module):
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(channels, num_classes)
-        for m in self.modules():  # torchvision's initialisation, residual BN weights zeroed
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-        for m in self.modules():
-            if isinstance(m, Bottleneck):
-                nn.init.zeros_(m.bn3.weight)
-            elif isinstance(m, BasicBlock):
-                nn.init.zeros_(m.bn2.weight)
+        init_weights(self)
+        zero_init_residual(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.pool(self.features(x)).flatten(1))

@@ -6,9 +6,10 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
-from nsearch.classifier import Classifier, recalibrate_batchnorm
 from nsearch.data import ImageDataModule
 from nsearch.search_spaces import get_space
+from nsearch.training.batchnorm import recalibrate_batchnorm
+from nsearch.training.classifier import Classifier
 
 
 def test_small_mobilenet_reaches_80_percent_in_eval_mode_in_three_epochs(tmp_path: Path) -> None:

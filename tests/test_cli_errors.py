@@ -108,6 +108,12 @@ CASES = [
         ["--data", "imagefolder", "--data-dir", "{tmp}"],
         r"An ImageFolder data directory needs a train/ folder",
     ),
+    (
+        "unknown latency runtime",
+        ["--latency-runtime", "tvm"],
+        r"--latency-runtime: invalid choice: 'tvm' \(choose from '?torch'?, '?onnxruntime'?, "
+        r"'?executorch'?\)",
+    ),
     ("out is a file", ["--out", "{file}"], r"`--out` '.*file' is a file, not a folder"),
     ("out cannot be written", ["--out", "{notdir}"], r"`--out` '.*' cannot be written|is a file"),
 ]
@@ -167,14 +173,26 @@ def test_other_data_for_a_saved_run_is_refused_and_leaves_it_untouched(
         (["--trial", "99"], r"Trial 99 has no trained model; the trials that do are: 0\."),
         (["--rank", "5"], r"`--rank` must be between 1 and 1 \(the front's size\), got 5\."),
         (["--rank", "0"], r"`--rank` must be between 1 and 1"),
+        (["--rank", "1", "--quantize", "int4"],
+         r"--quantize: invalid choice: 'int4' \(choose from '?int8'?\)"),
+        (["--rank", "1", "--quantize", "int8", "--calibration-images", "0"],
+         r"--calibration-images: must be at least 1, got 0"),
+        (["--rank", "1", "--quantize", "int8", "--calibration-images", "20001"],
+         r"`--calibration-images` must be between 1 and 20,000 \(the training images\), "
+         r"got 20001\."),
     ],
-)
+)  # fmt: skip
 def test_export_bad_choice(
     saved: Path, argv: list[str], match: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = fingerprint(saved)
-    assert export.main(["--out", str(saved), *argv]) == 2
-    assert re.search(match, capsys.readouterr().err)
+    try:
+        code = export.main(["--out", str(saved), *argv])
+    except SystemExit as exit_:  # argparse's own errors
+        code = int(exit_.code or 0)
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and re.search(match, err), err
     assert fingerprint(saved) == before
 
 
@@ -183,3 +201,21 @@ def test_export_from_a_folder_without_a_search(
 ) -> None:
     assert export.main(["--out", str(tmp_path), "--trial", "0"]) == 2
     assert "holds no nsearch run (run.json is missing)" in capsys.readouterr().err
+
+
+def test_a_latency_runtime_that_is_not_installed_names_the_extra(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nsearch.cost import runtimes
+
+    real = runtimes.importlib.util.find_spec
+    monkeypatch.setattr(runtimes.importlib.util, "find_spec",
+                        lambda name: None if name == "executorch" else real(name))  # fmt: skip
+    out = tmp_path / "out"
+    assert run.main(["--latency-runtime", "executorch", "--out", str(out), *QUICK]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "nsearch: error: The executorch runtime needs executorch, torchao, which are not all "
+        "installed; install the deploy extra: pip install 'nsearch[deploy]'."
+    )
+    assert not out.exists()

@@ -8,7 +8,7 @@ import torchvision
 from torch import nn
 
 import nsearch
-from nsearch import complexity
+from nsearch.cost import complexity
 
 
 def small_cnn() -> nn.Module:

@@ -20,7 +20,6 @@ import torch
 from PIL import Image
 from torch import nn
 
-from nsearch.classifier import Classifier
 from nsearch.data import (
     DATASETS,
     ImageDataModule,
@@ -36,6 +35,7 @@ from nsearch.data import (
 from nsearch.data import embedded as embedded_data
 from nsearch.data._datamodule import channel_stats
 from nsearch.data._splits import class_quotas, split_train, stratified_sample
+from nsearch.training.classifier import Classifier
 
 DEBIAN = _fashion_mnist.DEBIAN_FASHION_MNIST
 needs_debian = pytest.mark.skipif(

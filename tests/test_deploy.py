@@ -9,9 +9,10 @@ import torch
 import torchvision
 from torch import nn
 
-from nsearch import parity
-from nsearch.deploy import Normalized, export_onnx, export_program
-from nsearch.parity import (
+from nsearch.cost.runtimes import export_onnx, export_program
+from nsearch.deployment import parity
+from nsearch.deployment.normalized import Normalized
+from nsearch.deployment.parity import (
     DEFAULT_ATOL,
     Parity,
     compare_logits,

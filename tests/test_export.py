@@ -14,16 +14,17 @@ import torch
 from search_helpers import read_csv
 
 from nsearch import export
+from nsearch.deployment import Bundle
 from nsearch.search_spaces import get_space
 
 
 @pytest.fixture(scope="module")
-def exported(searched: Path, tmp_path_factory: pytest.TempPathFactory) -> export.ModelFiles:
+def exported(searched: Path, tmp_path_factory: pytest.TempPathFactory) -> Bundle:
     return export.export_trial(searched, rank=1, dest=tmp_path_factory.mktemp("export"))
 
 
 def test_config_applied_as_documented_gives_the_exported_models_outputs(
-    exported: export.ModelFiles, searched: Path
+    exported: Bundle, searched: Path
 ) -> None:
     config = json.loads(exported.config.read_text())
     row = next(r for r in read_csv(searched / "pareto.csv") if r["rank"] == "1")
@@ -57,7 +58,7 @@ def test_config_applied_as_documented_gives_the_exported_models_outputs(
     np.testing.assert_allclose(logits, documented.numpy(), rtol=1e-4, atol=1e-4)
 
 
-def test_the_program_loads_and_runs_without_nsearch(exported: export.ModelFiles) -> None:
+def test_the_program_loads_and_runs_without_nsearch(exported: Bundle) -> None:
     code = (
         "import sys, warnings, torch; sys.modules['nsearch'] = None; "
         "warnings.simplefilter('error'); "
@@ -81,9 +82,14 @@ def test_without_the_deploy_extra_onnx_is_skipped_with_one_sentence(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    real = export.importlib.util.find_spec
-    monkeypatch.setattr(export.importlib.util, "find_spec",
-                        lambda name: None if name == "onnx" else real(name))  # fmt: skip
+    from nsearch.cost import runtimes
+
+    real = runtimes.importlib.util.find_spec
+    monkeypatch.setattr(runtimes.importlib.util, "find_spec",
+                        lambda name: None if name in ("onnx", "executorch") else real(name))  # fmt: skip
     assert export.main(["--out", str(searched), "--trial", "0", "--dest", str(tmp_path)]) == 0
     assert not (tmp_path / "model.onnx").exists() and (tmp_path / "model.pt2").is_file()
-    assert "pip install 'nsearch[deploy]'" in capsys.readouterr().out
+    assert not (tmp_path / "model.pte").exists()
+    out = capsys.readouterr().out
+    assert "model.onnx was not written: install the deploy extra" in out
+    assert "model.pte was not written: install the deploy extra" in out

@@ -10,21 +10,22 @@ import pytest
 import torch
 
 from nsearch import finalize
+from nsearch.deployment import Bundle
 from nsearch.search_spaces import get_space
 
 
 @pytest.fixture(scope="module")
-def finalized(searched: Path, tmp_path_factory: pytest.TempPathFactory) -> finalize.Finalized:
+def finalized(searched: Path, tmp_path_factory: pytest.TempPathFactory) -> Bundle:
     dest = tmp_path_factory.mktemp("final")
     return finalize.finalize(searched, rank=1, epochs=1, train_limit=300, dest=dest,
                              progress=False)  # fmt: skip
 
 
-def test_finalize_trains_tests_exports_and_checks_parity(finalized: finalize.Finalized) -> None:
-    f = finalized.facts
+def test_finalize_trains_tests_exports_and_checks_parity(finalized: Bundle) -> None:
+    f = finalized.description
     for name in ("model.pt2", "model.onnx", "weights.pt", "config.json", "MODEL_CARD.md"):
-        assert (finalized.dest / name).is_file(), name
-    config = json.loads((finalized.dest / "config.json").read_text())
+        assert (finalized.folder / name).is_file(), name
+    config = json.loads((finalized.folder / "config.json").read_text())
     assert config["test_images"] == 5000 and config["training"]["train_images"] == 300
     low, high = config["test_accuracy_ci95_percent"]
     assert low <= config["test_accuracy_percent"] <= high
@@ -33,7 +34,7 @@ def test_finalize_trains_tests_exports_and_checks_parity(finalized: finalize.Fin
     torch.manual_seed(0)
     untrained = space.build(space.config_from_params(config["architecture"]), in_channels=1,
                             num_classes=10, input_size=28)  # fmt: skip
-    trained = torch.load(finalized.files.weights, weights_only=True)
+    trained = torch.load(finalized.weights, weights_only=True)
     assert any(not torch.equal(v, trained[k]) for k, v in untrained.state_dict().items())
     # Parity on every test image, by ONNX Runtime and by the program in a fresh process.
     assert {p.runtime for p in f.parities} == {"onnxruntime", "torch.export (fresh process)"}
@@ -43,9 +44,10 @@ def test_finalize_trains_tests_exports_and_checks_parity(finalized: finalize.Fin
     assert all(lat.median_ms > 0 and lat.threads == 1 for lat in f.latencies)
 
 
-def test_the_model_card_states_what_a_device_team_needs(finalized: finalize.Finalized) -> None:
+def test_the_model_card_states_what_a_device_team_needs(finalized: Bundle) -> None:
     card = finalized.card.read_text()
-    accuracy = finalized.test_accuracy_percent
+    assert finalized.description.test is not None
+    accuracy = finalized.description.test.percent
     assert f"Test accuracy **{accuracy:.2f} %**" in card
     assert "Wilson 95 % interval" in card and "torch.export.load" in card
     for words in ("Parameters:", "GMACs", "NetScore:", "| onnxruntime | 1 |", "| torch | 1 |",

@@ -2,13 +2,16 @@ from __future__ import annotations
 
 import math
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
-from nsearch import latency
-from nsearch.latency import MIN_BLOCKS, Latency, machine_description, measure_latency
+from nsearch.cost import latency
+from nsearch.cost.latency import MIN_BLOCKS, Latency, measure_file_latency, measure_latency
+from nsearch.cost.machine import machine_description
+from nsearch.cost.runtimes import export_executorch
 
 SHORT = 0.02  # seconds of timed calls: enough for behaviour, not for a benchmark
 
@@ -120,13 +123,13 @@ def test_cache_hit_returns_the_same_result_without_measuring(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls = []
-    measure = latency._measure
+    measure = latency.time_call
 
-    def counting(*args: object, **kwargs: object) -> tuple[int, list[float]]:
+    def counting(*args: object, **kwargs: object) -> Latency:
         calls.append(1)
         return measure(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(latency, "_measure", counting)
+    monkeypatch.setattr(latency, "time_call", counting)
     first = measure_latency(tiny_cnn(), (1, 28, 28), threads=1, min_run_time=SHORT)
     again = measure_latency(tiny_cnn(), (1, 28, 28), threads=1, min_run_time=SHORT)
     assert again is first and len(calls) == 1  # another instance of the same architecture
@@ -156,6 +159,21 @@ def test_onnxruntime_runtime() -> None:
     assert torch.get_num_threads() == before
 
 
+def test_executorch_runtime_times_the_lowered_network(tmp_path: Path) -> None:
+    pytest.importorskip("executorch")
+    model = tiny_cnn()
+    result = measure_latency(model, (1, 28, 28), runtime="executorch", threads=1,
+                             min_run_time=SHORT)  # fmt: skip
+    assert result.runtime == "executorch" and result.threads == 1
+    assert 0 < result.median_ms <= result.p90_ms < math.inf and result.blocks >= MIN_BLOCKS
+    path = export_executorch(model, torch.rand(1, 1, 28, 28), tmp_path / "model.pte")
+    from_file = measure_file_latency(path, (1, 28, 28), runtime="executorch", threads=1,
+                                     min_run_time=SHORT)  # fmt: skip
+    assert from_file.runtime == "executorch" and from_file.median_ms > 0
+    with pytest.raises(ValueError, match="thread pool cannot be changed to 2"):
+        measure_file_latency(path, (1, 28, 28), runtime="executorch", threads=2)
+
+
 def test_onnxruntime_missing_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     before = torch.get_num_threads()
@@ -167,7 +185,7 @@ def test_onnxruntime_missing_says_how_to_install_it(monkeypatch: pytest.MonkeyPa
 @pytest.mark.parametrize(
     ("inputs", "kwargs", "match"),
     [
-        ((1, 28, 28), {"runtime": "tvm"}, r"`runtime` can be torch, onnxruntime, got 'tvm'"),
+        ((1, 28, 28), {"runtime": "tvm"}, r"`runtime` can be torch, onnxruntime, executorch, got 'tvm'"),
         ((1, 28, 28), {"threads": 0}, r"`threads` must be an integer >= 1 or None, got 0"),
         ((1, 28, 28), {"threads": 1.5}, r"`threads` .* got 1.5"),
         ((1, 28, 28), {"batch_size": 0}, r"`batch_size` must be an integer >= 1, got 0"),

@@ -289,13 +289,33 @@ def test_a_failed_fit_leaves_the_module_as_it_was(
 @pytest.mark.parametrize("log_from_epoch_end", [False, True])
 def test_two_callbacks_leave_nothing_behind(log_from_epoch_end: bool, tmp_path: Path) -> None:
     module = tiny_module_class("pytorch_lightning", log_from_epoch_end=log_from_epoch_end)()
-    trainer = make_trainer(tmp_path, [NetScoreCallback(), NetScoreCallback("val_acc")])
+    callbacks = [NetScoreCallback(), NetScoreCallback("val_acc", prefix="again_")]
+    trainer = make_trainer(tmp_path, callbacks)
     trainer.fit(module)
     assert_logs_netscore_of_its_accuracy(trainer)
+    metrics = trainer.callback_metrics
+    assert float(metrics["again_netscore"]) == pytest.approx(float(metrics["netscore"]))
     assert "on_validation_epoch_end" not in vars(module)
 
     with pytest.raises(RuntimeError, match="accuracy metric `top1`"):
-        make_trainer(tmp_path, [NetScoreCallback(), NetScoreCallback("top1")]).fit(module)
+        make_trainer(tmp_path, [NetScoreCallback(), NetScoreCallback("top1", prefix="top1_")]
+                     ).fit(module)  # fmt: skip
+    assert "on_validation_epoch_end" not in vars(module)
+
+
+@pytest.mark.parametrize("distribution_name", ["pytorch_lightning", "lightning"])
+def test_two_callbacks_that_would_log_the_same_names_are_refused_in_one_sentence(
+    distribution_name: str, tmp_path: Path
+) -> None:
+    module = tiny_module_class(distribution_name)()
+    # Lightning itself refused this pair at Trainer() ("more than one stateful callback");
+    # with the same names Lightning would also have averaged the two values silently.
+    trainer = make_trainer(tmp_path, [NetScoreCallback(), NetScoreCallback(strict=False)],
+                           distribution=distribution_name)  # fmt: skip
+    with pytest.raises(ValueError, match=r"^This Trainer has 2 NetScoreCallbacks that would all "
+                       r"log `netscore` and its parts, which Lightning would average; keep one, "
+                       r"or give each its own `prefix=`"):  # fmt: skip
+        trainer.fit(module)
     assert "on_validation_epoch_end" not in vars(module)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nsearch.report import indistinguishable
+from nsearch.search.report import indistinguishable
 from nsearch.search.results import TrialRecord
 
 

@@ -11,7 +11,6 @@ from search_helpers import QUICK, QUICK_ARGS, read_csv
 import nsearch
 from nsearch.run import main
 from nsearch.search import SearchSettings, open_run, run_study
-from nsearch.search.objectives import floor_penalised
 from nsearch.search.results import read_records
 
 
@@ -46,13 +45,16 @@ def test_search_writes_every_file_with_intervals(searched: Path) -> None:
     assert "Pareto front" in report and "Wilson 95 % interval on 4,000 validation images" in report
 
 
-def test_objective_value_is_the_best_epochs_penalised_netscore(searched: Path) -> None:
+def test_the_value_is_the_best_epochs_netscore_and_the_floor_a_constraint(searched: Path) -> None:
     run = open_run(searched)
     for trial, record in zip(run.study.trials, read_records(run.study)):
-        assert record.netscore is not None and record.accuracy_percent is not None
-        assert trial.value == pytest.approx(
-            floor_penalised(record.netscore, record.accuracy_percent, QUICK["min_accuracy"])
-        )
+        assert record.netscore is not None and record.accuracy_ci_low is not None
+        assert trial.value == pytest.approx(record.netscore)  # the objective's own value
+        # the floor reaches the sampler as a constraint (<= 0: feasible), on the interval's
+        # lower end (the default --floor-confidence confident)
+        assert trial.constraints == {
+            "accuracy_floor": pytest.approx(QUICK["min_accuracy"] - record.accuracy_ci_low)
+        }
         assert record.architecture == trial.params
 
 
@@ -137,10 +139,9 @@ def fake_latency(model, shape, **kwargs) -> FakeLatency:  # type: ignore[no-unty
 
 
 def test_latency_budget_is_checked_before_training(tmp_path: Path, monkeypatch) -> None:
-    from nsearch.search import runner, trial
+    from nsearch.search import trial
 
     monkeypatch.setattr(trial, "measure_latency", fake_latency)
-    monkeypatch.setattr(runner, "measure_latency", fake_latency)
     monkeypatch.setattr(trial, "train", lambda *a, **k: pytest.fail("trained over budget"))
     # The seeded sampler's first two candidates need 15.4 and 17.2 MMACs: 15.4 and 17.2 "ms".
     result = run_study(SearchSettings(**{**QUICK, "max_latency_ms": 10.0}), tmp_path,
@@ -164,9 +165,7 @@ def test_latency_objectives_score_and_draw_the_front_with_latency(
     for frozen, record in zip(result.study.trials, result.records):
         assert record.latency_ms == pytest.approx((record.macs or 0) / 1e6, rel=1e-4)
         if objective == "netscore-latency":
-            assert frozen.value == pytest.approx(
-                floor_penalised(record.netscore_latency, record.accuracy_percent, 10.0)
-            )
+            assert frozen.value == pytest.approx(record.netscore_latency)
         else:
             assert frozen.values == pytest.approx(
                 [record.accuracy_percent, record.params_millions, record.latency_ms]

@@ -282,8 +282,8 @@ def test_stored_parameters_are_checked() -> None:
 
 
 def test_spaces_with_a_supernet() -> None:
-    assert get_space("mobilenet").supernet is not None and get_space("resnet").supernet is not None
-    assert get_space("mobilenet-uniform").supernet is None
+    assert get_space("mobilenet").has_supernet and get_space("resnet").has_supernet
+    assert not get_space("mobilenet-uniform").has_supernet
 
 
 # --- the uniform baselines ----------------------------------------------------------------------
@@ -398,7 +398,7 @@ def test_a_user_space_registers_builds_and_gets_the_defaults() -> None:
         assert space.config_from_params(stored) == config
         assert space.config_from_params({"hidden": 16}) == config
         assert space.describe(config) == "hidden 16 layers (1, 2)"
-        assert space.size() is None and space.supernet is None and space.largest is None
+        assert space.size() is None and not space.has_supernet and space.largest is None
     finally:
         from nsearch.search_spaces import _registry
 

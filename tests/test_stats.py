@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from nsearch.stats import kendall_tau
+from nsearch.core.stats import kendall_tau
 
 
 def test_tau_b_matches_the_textbook_value_with_ties() -> None:

@@ -9,20 +9,18 @@ import torch
 from optuna.distributions import CategoricalDistribution, IntDistribution
 from torch import nn
 
-from nsearch.classifier import recalibrate_batchnorm
 from nsearch.data import ImageDataModule
 from nsearch.search_spaces import SearchSpace, get_space
-from nsearch.supernet import (
-    DynamicConv2d,
-    MobileNetSupernet,
-    ResNetSupernet,
+from nsearch.supernet import DynamicConv2d, Supernet, to_dynamic
+from nsearch.training import (
+    Hardware,
     SandwichModule,
-    Supernet,
+    SupernetRecipe,
     evaluate_subnet,
     fold_batchnorm,
-    to_dynamic,
     train_supernet,
 )
+from nsearch.training.batchnorm import recalibrate_batchnorm
 
 
 # A tiny space of its own: stem conv of 8 or 16 channels, one or two conv blocks, a classifier.
@@ -55,7 +53,9 @@ TINY = SearchSpace(
     smallest=TinyConfig(8, 1),
     largest=TinyConfig(16, 2),
     distributions={"width": CategoricalDistribution((8, 16)), "depth": IntDistribution(1, 2)},
+    supernet_lr=0.1,
 )
+CPU = Hardware(accelerator="cpu")
 BUILD = {"in_channels": 1, "num_classes": 10, "input_size": 28}
 
 
@@ -93,8 +93,7 @@ def test_extracted_subnet_is_the_space_build_and_computes_what_the_supernet_does
     space = get_space(name)
     build = {"in_channels": shape[0], "num_classes": 10, "input_size": shape[-1]}
     torch.manual_seed(0)
-    supernet = space.supernet(**build)
-    assert isinstance(supernet, (MobileNetSupernet, ResNetSupernet))
+    supernet = Supernet(space, **build)
     randomise_batchnorm(supernet)
     supernet.eval()
     x = torch.randn(2, *shape)
@@ -123,7 +122,7 @@ def test_extracted_subnet_is_the_space_build_and_computes_what_the_supernet_does
 def test_the_largest_config_runs_the_whole_supernet_with_the_largest_build_weights() -> None:
     space = get_space("resnet")
     torch.manual_seed(0)
-    supernet = ResNetSupernet(**BUILD)
+    supernet = Supernet(get_space("resnet"), **BUILD)
     torch.manual_seed(0)
     reference = space.build(space.largest, **BUILD)
     assert list(supernet.state_dict()) == [f"net.{k}" for k in reference.state_dict()]
@@ -148,7 +147,7 @@ def test_sample_is_seeded_and_covers_the_space() -> None:
 
 def test_batchnorm_recalibration_changes_only_batchnorm_buffers(tiny_data) -> None:
     torch.manual_seed(0)
-    supernet = ResNetSupernet(**BUILD)
+    supernet = Supernet(get_space("resnet"), **BUILD)
     randomise_batchnorm(supernet)
     config = supernet.sample(random.Random(3))
     supernet.set_active(config)
@@ -168,7 +167,7 @@ def test_batchnorm_recalibration_changes_only_batchnorm_buffers(tiny_data) -> No
 @pytest.mark.parametrize("name", ["mobilenet", "resnet"])
 def test_evaluate_subnet_counts_the_split(tiny_data, name: str) -> None:
     torch.manual_seed(0)
-    supernet = get_space(name).supernet(**BUILD)
+    supernet = Supernet(get_space(name), **BUILD)
     randomise_batchnorm(supernet)
     config = supernet.sample(random.Random(2))
     exact = evaluate_subnet(supernet, config, tiny_data, recalibration_batches=2, fold=False,
@@ -198,7 +197,7 @@ def test_evaluate_subnet_refuses_bad_arguments(tiny_data) -> None:
 
 def test_folding_batchnorm_keeps_the_outputs() -> None:
     torch.manual_seed(0)
-    supernet = MobileNetSupernet(**BUILD)
+    supernet = Supernet(get_space("mobilenet"), **BUILD)
     randomise_batchnorm(supernet)
     model = supernet.extract(supernet.smallest).eval()
     x = torch.randn(4, 1, 28, 28)
@@ -221,7 +220,7 @@ def test_a_config_outside_the_supernet_is_refused() -> None:
 
 def test_a_space_without_largest_or_distributions_has_no_supernet() -> None:
     bare = SearchSpace("bare", TinyConfig, lambda t: TinyConfig(), build_tiny)
-    with pytest.raises(ValueError, match=r"needs a space with \['largest', 'smallest', "):
+    with pytest.raises(ValueError, match=r"The space 'bare' has no weight-sharing supernet"):
         Supernet(bare, **BUILD)
 
 
@@ -238,8 +237,8 @@ def test_a_tiny_supernet_trains_end_to_end_and_loads_its_checkpoint(
     torch.manual_seed(0)
     supernet = Supernet(TINY, **BUILD)
     path = tmp_path / "supernet.pt"
-    settings = {"epochs": 1, "seed": 1, "progress": False, "accelerator": "cpu",
-                "recalibration_batches": 2, "checkpoint": path}  # fmt: skip
+    settings = {"epochs": 1, "progress": False, "hardware": CPU, "checkpoint": path,
+                "recipe": SupernetRecipe(seed=1, recalibration_batches=2)}  # fmt: skip
     result = train_supernet(supernet, tiny_data, **settings)
     assert not result.from_checkpoint and result.steps == len(tiny_data.train_dataloader()) == 10
     (record,) = result.history
@@ -256,13 +255,14 @@ def test_a_tiny_supernet_trains_end_to_end_and_loads_its_checkpoint(
     for (k, v), w in zip(supernet.state_dict().items(), again.state_dict().values()):
         assert torch.equal(v, w), k
     with pytest.raises(ValueError, match=r"made with other settings \(seed 1 -> 2\)"):
-        train_supernet(again, tiny_data, **{**settings, "seed": 2})
+        train_supernet(again, tiny_data, **{**settings, "recipe": SupernetRecipe(seed=2,
+                                                                  recalibration_batches=2)})
 
 
 @pytest.mark.parametrize("name", ["mobilenet", "resnet"])
 def test_a_sub_network_trains_only_its_own_slice_of_the_weights(name: str) -> None:
     torch.manual_seed(0)
-    supernet = get_space(name).supernet(**BUILD)
+    supernet = Supernet(get_space(name), **BUILD)
     supernet.train()
     config = supernet.smallest
     supernet.set_active(config)
@@ -285,8 +285,8 @@ def test_an_interrupted_run_resumes_at_its_last_finished_epoch(
     tiny_data, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "tiny.pt"
-    settings = {"epochs": 2, "progress": False, "accelerator": "cpu",
-                "recalibration_batches": 1, "checkpoint": path}  # fmt: skip
+    settings = {"epochs": 2, "progress": False, "hardware": CPU, "checkpoint": path,
+                "recipe": SupernetRecipe(recalibration_batches=1)}  # fmt: skip
 
     def stop_in_second_epoch(self: SandwichModule) -> None:
         if self.current_epoch == 1:
@@ -305,13 +305,20 @@ def test_an_interrupted_run_resumes_at_its_last_finished_epoch(
     assert path.is_file() and not partial.exists()
 
 
+def test_bad_epochs(tiny_data) -> None:
+    with pytest.raises(ValueError, match="`epochs` must be an integer >= 1, got 0"):
+        train_supernet(Supernet(TINY, **BUILD), tiny_data, epochs=0, progress=False)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"epochs": 0}, "`epochs` must be an integer >= 1, got 0"),
-     ({"epochs": 1, "num_random": -1}, "`num_random` must be an integer >= 0, got -1"),
-     ({"epochs": 1, "warmup_fraction": 1.0}, r"`warmup_fraction` must be in \[0, 1\), got 1.0"),
-     ({"epochs": 1, "lr": 0}, "`lr` must be a positive number, got 0")],
+    [({"num_random": -1}, "`num_random` must be an integer >= 0, got -1"),
+     ({"warmup_fraction": 1.0}, r"`warmup_fraction` must be in \[0, 1\), got 1.0"),
+     ({"lr": 0}, "`lr` must be a positive number or None, got 0"),
+     ({"sampling": "ring"}, "`sampling` must be one of sandwich, uniform, got 'ring'"),
+     ({"sampling": "uniform", "num_random": 0}, "needs `num_random` >= 1"),
+     ({"grad_clip": 0.0}, "`grad_clip` must be a positive number or None, got 0.0")],
 )  # fmt: skip
-def test_bad_training_settings(tiny_data, kwargs: dict, match: str) -> None:
+def test_bad_recipes(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
-        train_supernet(Supernet(TINY, **BUILD), tiny_data, progress=False, **kwargs)
+        SupernetRecipe(**kwargs)

@@ -39,7 +39,7 @@ def test_trials_are_estimates_and_the_front_is_confirmed_by_training(estimated: 
     for r in confirmations:
         assert r.trained and r.epochs_trained == 1 and r.checkpoint
         assert by_number[r.confirms].architecture == r.architecture  # the same network, trained
-    assert {r.trial for r in front(records, run.info.settings)} <= {r.trial for r in confirmations}
+    assert {r.trial for r in front(records, run.info.settings.selection)} <= {r.trial for r in confirmations}
     assert (estimated / "supernet.pt").is_file()
     report = (estimated / "report.md").read_text()
     assert "Strategy `supernet`: 6 sub-networks" in report and "supernet estimate (%)" in report
@@ -55,12 +55,12 @@ def test_a_resumed_run_does_not_retrain_the_supernet(
 ) -> None:
     import shutil
 
-    from nsearch.supernet import _train
+    from nsearch.training import supernet_training
 
     out = tmp_path / "copy"
     shutil.copytree(estimated, out)
     digest = hashlib.sha256((out / "supernet.pt").read_bytes()).hexdigest()
-    monkeypatch.setattr(_train, "SandwichModule", lambda *a, **k: pytest.fail("retrained"))
+    monkeypatch.setattr(supernet_training, "SandwichModule", lambda *a, **k: pytest.fail("retrained"))
     result = run_study(SearchSettings(**{**TINY, "trials": 8}), out, progress=False)
     assert sum(r.estimate for r in result.records) == 8
     assert hashlib.sha256((out / "supernet.pt").read_bytes()).hexdigest() == digest

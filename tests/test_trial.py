@@ -15,10 +15,10 @@ import torch
 from search_helpers import QUICK, QUICK_ARGS
 
 from nsearch import run
-from nsearch.classifier import warmup_cosine
 from nsearch.search import SearchSettings, objectives, run_study, study, trial
 from nsearch.search.results import INTERRUPTED, finished_count
-from nsearch.search.training import interrupts_as_keyboard_interrupt
+from nsearch.training.lightning import interrupts_as_keyboard_interrupt
+from nsearch.training.schedule import warmup_cosine
 
 
 @pytest.mark.parametrize("total", range(1, 12))
@@ -44,13 +44,12 @@ def test_one_value_decides_the_best_epoch_checkpoint_reports_and_result(
     # An objective that prefers the first epoch, whatever the accuracy: everything must follow it.
     prefers_first = objectives.Objective(
         name="netscore", directions=("maximize",), metric_names=("score",), prunes=True,
-        epoch_score=lambda epoch, floor: -float(len(scores)) if scores.append(1) is None else 0.0,
-        values=lambda epoch, floor: (0.0,), cost_axis="gmacs", rank_by="netscore",
-        description="",
+        score=lambda epoch: -float(len(scores)) if scores.append(1) is None else 0.0,
+        values=lambda epoch: (0.0,), cost_axis="gmacs", rank_by="netscore", description="",
     )  # fmt: skip
     scores: list[int] = []
     monkeypatch.setitem(objectives.OBJECTIVES, "netscore", prefers_first)
-    monkeypatch.setattr(study, "make_pruner", lambda settings: optuna.pruners.NopPruner())
+    monkeypatch.setattr(study, "make_pruner", lambda name, prunes: optuna.pruners.NopPruner())
     result = run_study(SearchSettings(**{**QUICK, "trials": 1, "epochs": 3}), tmp_path,
                        progress=False)  # fmt: skip
     record = result.records[0]
@@ -69,7 +68,7 @@ def test_a_trial_stopped_after_its_last_epoch_is_complete(
 ) -> None:
     # This pruner stops every trial once its last epoch (step 1 of 2) is reported.
     last = optuna.pruners.ThresholdPruner(lower=1e9, n_warmup_steps=1)
-    monkeypatch.setattr(study, "make_pruner", lambda settings: last)
+    monkeypatch.setattr(study, "make_pruner", lambda name, prunes: last)
     result = run_study(SearchSettings(**{**QUICK, "trials": 1, "epochs": 2}), tmp_path,
                        progress=False)  # fmt: skip
     assert result.records[0].state == "complete" and result.records[0].epochs_trained == 2
@@ -80,7 +79,7 @@ def test_a_trial_stopped_before_its_last_epoch_is_pruned(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = optuna.pruners.ThresholdPruner(lower=1e9, n_warmup_steps=0)
-    monkeypatch.setattr(study, "make_pruner", lambda settings: first)
+    monkeypatch.setattr(study, "make_pruner", lambda name, prunes: first)
     result = run_study(SearchSettings(**{**QUICK, "trials": 1, "epochs": 2}), tmp_path,
                        progress=False)  # fmt: skip
     assert result.records[0].state == "pruned" and result.records[0].epochs_trained == 1

@@ -18,7 +18,7 @@ from optuna.trial import TrialState
 from nsearch import export
 from nsearch.search import SearchSettings, run_study
 from nsearch.search.results import INTERRUPTED, finished_count
-from nsearch.storage import open_storage
+from nsearch.search.storage import open_storage
 
 # The seeded TPE sampler: cost-tpe's queued start-up trials would run before a killed trial's retry.
 QUICK = {"space": "mobilenet-uniform", "epochs": 1, "train_limit": 128, "min_accuracy": 5.0,
@@ -113,7 +113,7 @@ def test_killed_worker_trial_is_failed_and_retried(tmp_path: Path) -> None:
     try:
         wait_for(one_done_and_next_past_its_first_epoch, "a trial in mid-training", worker)
     finally:
-        worker.send_signal(signal.SIGKILL)
+        worker.kill()
         worker.wait()
     study = load(out)
     assert study is not None
@@ -137,31 +137,69 @@ def test_killed_worker_trial_is_failed_and_retried(tmp_path: Path) -> None:
     assert len(study.get_trials(states=(TrialState.COMPLETE,))) == len(done) + 1
 
 
-def test_ctrl_c_saves_what_finished_reports_it_and_exits_130(tmp_path: Path) -> None:
+CHILD = Path(__file__).with_name("interrupt_child.py")
+
+
+def start_child(
+    point: str, out: Path, *, sigint: object, wait: float = 60.0
+) -> tuple[subprocess.Popen, Path]:
+    """A search in a child process that waits at ``point`` (see interrupt_child.py), started with
+    SIGINT handled as ``sigint`` however the test suite itself was launched."""
+    marker = out.parent / f"{point}.reached"
+    command = [sys.executable, str(CHILD), point, str(marker), "--space", "mobilenet-uniform",
+               "--min-accuracy", "5", "--sampler", "tpe", "--no-progress", "--trials", "2",
+               "--epochs", "1", "--train-limit", "128", "--out", str(out)]  # fmt: skip
+    child = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "INTERRUPT_CHILD_WAIT": str(wait)},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, sigint),  # type: ignore[arg-type]
+    )  # fmt: skip
+    return child, marker
+
+
+@pytest.mark.parametrize("point", ["fit", "between", "latency"])
+def test_ctrl_c_at_any_point_saves_what_finished_reports_it_and_exits_130(
+    point: str, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
-    # Far more trials than can finish before the interrupt: it always comes mid-run.
-    command = [*RUN, "--trials", "1000", "--epochs", "3", "--train-limit", "512", "--out", str(out)]
-    worker = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-    def one_done() -> bool:
-        study = load(out)
-        return study is not None and bool(study.get_trials(states=(TrialState.COMPLETE,)))
-
+    child, marker = start_child(point, out, sigint=signal.SIG_DFL)
     try:
-        wait_for(one_done, "a finished trial", worker)
+        wait_for(marker.exists, f"the child at {point}", child, seconds=600)
+        child.send_signal(signal.SIGINT)
+        stdout, stderr = child.communicate(timeout=300)
     finally:
-        worker.send_signal(signal.SIGINT)
-    stdout, stderr = worker.communicate(timeout=600)
-    assert worker.returncode == 130, stderr[-2000:]
+        if child.poll() is None:  # never outlive the test
+            child.kill()
+            child.wait()
+    assert child.returncode == 130, stderr[-2000:]
     assert "Traceback" not in stderr
     assert "Interrupted: the finished trials are saved and reported." in stderr
     study = load(out)
     assert study is not None
     complete = study.get_trials(states=(TrialState.COMPLETE,))
     interrupted = [t for t in study.trials if t.user_attrs.get("status") == INTERRUPTED]
-    assert complete and len(interrupted) <= 1
+    assert [t.number for t in complete] == [0]
+    assert [t.number for t in interrupted] == ([] if point == "between" else [1])
     ended = study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
-    assert finished_count(study) == len(ended)  # the interrupted trial does not count
-    rows = (out / "trials.csv").read_text().splitlines()
-    assert len(rows) >= 1 + len(complete)
+    assert finished_count(study) == len(ended) == 1  # the interrupted trial does not count
+    assert len((out / "trials.csv").read_text().splitlines()) >= 2
     assert (out / "report.md").is_file() and "Pareto front" in stdout
+
+
+def test_a_run_started_with_sigint_ignored_ignores_it_throughout(tmp_path: Path) -> None:
+    """As Python does: a background job of a shell script starts with SIGINT ignored."""
+    out = tmp_path / "out"
+    child, marker = start_child("fit", out, sigint=signal.SIG_IGN, wait=5.0)
+    try:
+        wait_for(marker.exists, "the child in its second fit", child, seconds=600)
+        child.send_signal(signal.SIGINT)
+        stdout, stderr = child.communicate(timeout=300)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 0, stderr[-2000:]
+    study = load(out)
+    assert study is not None
+    assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 2
+    assert not [t for t in study.trials if t.user_attrs.get("status") == INTERRUPTED]

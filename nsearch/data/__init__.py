@@ -32,7 +32,7 @@ from nsearch.data._registry import (
     list_sources,
     register_source,
 )
-from nsearch.data._splits import Splits
+from nsearch.data._splits import Splits, stratified_sample
 
 if TYPE_CHECKING:
     from nsearch.data._datamodule import ImageDataModule
@@ -47,6 +47,7 @@ __all__ = [
     "get_source",
     "list_sources",
     "register_source",
+    "stratified_sample",
 ]
 
 

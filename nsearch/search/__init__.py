@@ -23,22 +23,41 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from nsearch.search.results import TrialRecord
+    from nsearch.search.results import TrialRecord, read_records
     from nsearch.search.run_info import Run, RunInfo, open_run
     from nsearch.search.runner import StudyResult, run_study
+    from nsearch.search.selection import (
+        Budgets,
+        Selection,
+        best_feasible,
+        floor_met,
+        front,
+        is_feasible,
+    )
     from nsearch.search.settings import SearchSettings
+    from nsearch.search.study import create_study, default_study_name
 
-__all__ = ["Run", "RunInfo", "SearchSettings", "StudyResult", "TrialRecord", "open_run",
-           "run_study"]  # fmt: skip
+__all__ = ["Budgets", "Run", "RunInfo", "SearchSettings", "Selection", "StudyResult",
+           "TrialRecord", "best_feasible", "create_study", "default_study_name", "floor_met",
+           "front", "is_feasible", "open_run", "read_records", "run_study"]  # fmt: skip
 
 _HOMES = {
+    "Budgets": "selection",
     "Run": "run_info",
     "RunInfo": "run_info",
-    "open_run": "run_info",
     "SearchSettings": "settings",
+    "Selection": "selection",
     "StudyResult": "runner",
-    "run_study": "runner",
     "TrialRecord": "results",
+    "best_feasible": "selection",
+    "create_study": "study",
+    "default_study_name": "study",
+    "floor_met": "selection",
+    "front": "selection",
+    "is_feasible": "selection",
+    "open_run": "run_info",
+    "read_records": "results",
+    "run_study": "runner",
 }
 
 

@@ -3,17 +3,39 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from nsearch.search.results import Measured, TrialRecord, write_test_result
+from nsearch.core.metrics import Measured
+from nsearch.search.results import TrialRecord, write_test_result
 from nsearch.search.run_info import RunInfo
 from nsearch.search_spaces import get_space
 
-__all__ = ["load_trial_model", "measure_accuracy", "test_front"]
+__all__ = ["load_trial_model", "measure_accuracy", "network_state", "test_front"]
+
+
+def network_state(
+    state: Mapping[str, torch.Tensor], network: torch.nn.Module
+) -> dict[str, torch.Tensor]:
+    """The weights of ``network`` inside a LightningModule's ``state_dict``: the entries under the
+    one attribute path (``model.``, ``net.backbone.``, ...) that holds all of its keys.
+
+    Raises:
+        ValueError: if no prefix holds every key of the network.
+    """
+    keys = list(network.state_dict())
+    first = keys[0]
+    prefixes = {k[: -len(first)] for k in state if k.endswith(first)}
+    for prefix in sorted(prefixes, key=len):
+        if all(prefix + k in state for k in keys):
+            return {k: state[prefix + k] for k in keys}
+    raise ValueError(
+        f"The checkpoint holds no weights for this network (looked for {first!r} under any "
+        "attribute of the training module)."
+    )
 
 
 def load_trial_model(out: Path, record: TrialRecord, info: RunInfo) -> torch.nn.Module:
@@ -36,20 +58,20 @@ def load_trial_model(out: Path, record: TrialRecord, info: RunInfo) -> torch.nn.
         input_size=info.input_shape[-1],
     )
     state = torch.load(out / record.checkpoint, map_location="cpu", weights_only=True)
-    prefix = "model."
-    model.load_state_dict(
-        {k[len(prefix) :]: v for k, v in state["state_dict"].items() if k.startswith(prefix)}
-    )
+    model.load_state_dict(network_state(state["state_dict"], model))
     return model.eval()
 
 
 @torch.no_grad()
 def measure_accuracy(model: torch.nn.Module, batches: Iterable[Any]) -> Measured:
-    """Correct top-1 predictions of ``model`` (in eval mode) over labelled batches."""
+    """Correct top-1 predictions of ``model`` (in eval mode) over labelled batches, on the
+    model's device."""
     model.eval()
+    device = next(iter([*model.parameters(), *model.buffers()]), torch.empty(0)).device
     correct = total = 0
     for x, y in batches:
-        correct += int((model(x).argmax(1) == y).sum())
+        predicted = model(x.to(device)).argmax(1).cpu()
+        correct += int((predicted == y.cpu()).sum())
         total += len(y)
     return Measured(correct, total)
 

@@ -1,38 +1,45 @@
-"""What a search optimises: every difference between objectives in one table.
+"""What a search optimises: every difference between objectives in one table, and how the accuracy
+floor reaches the sampler.
 
 Each :class:`Objective` says which directions the Optuna study has, whether it can prune, which
-number of a validation epoch decides the best epoch (and so the checkpoint, the pruning reports
-and the trial's result), which values a finished trial returns to Optuna, which cost the Pareto
-front is drawn over (MACs or measured latency) and which NetScore picks the best feasible trial.
-Nothing else in nsearch branches on the objective's name, in the manner of Lightning's
-``mode_dict``.
+number of a validation epoch scores it, which values a finished trial returns to Optuna, which
+cost the Pareto front is drawn over (MACs or measured latency) and which NetScore picks the best
+feasible trial. Nothing else in nsearch branches on the objective's name, in the manner of
+Lightning's ``mode_dict``.
+
+The floor (``--min-accuracy``) reaches the sampler in one of two ways (:data:`FLOOR_MODES`,
+applied by :class:`Scoring`): as a constraint (``trial.set_constraint``; the stored values are the
+objective's own, and constrained samplers prefer feasible trials), or as a penalty of 3 dB per
+point below the floor on the scalar objectives' values (the stored values then depend on the
+floor).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from nsearch.metrics import netscore, netscore_latency
+from nsearch.core.metrics import Measured, netscore_or_inf
 
-__all__ = ["FLOOR_PENALTY_DB_PER_POINT", "OBJECTIVES", "Epoch", "Objective", "floor_penalised",
-           "get"]  # fmt: skip
+__all__ = ["FLOOR_MODES", "FLOOR_PENALTY_DB_PER_POINT", "OBJECTIVES", "Epoch", "Objective",
+           "Scoring", "floor_penalised", "get"]  # fmt: skip
 
-# Below the accuracy floor a NetScore objective loses this many dB per missing percentage point,
-# so the sampler and the pruner prefer networks that can reach the floor.
+# Below the accuracy floor a penalised NetScore objective loses this many dB per missing
+# percentage point, so the sampler and the pruner prefer networks that can reach the floor.
 FLOOR_PENALTY_DB_PER_POINT = 3.0
+FLOOR_MODES = ("constraint", "penalty")
 
 
 @dataclass(frozen=True)
 class Epoch:
     """What one validation epoch measured, with the network's cost, in NetScore's units
-    (latency: median milliseconds per image, batch 1, CPU)."""
+    (latency: milliseconds per image, batch 1, CPU: median and 90th percentile)."""
 
     accuracy_percent: float
     params_millions: float
     gmacs: float
     latency_ms: float | None = None
+    latency_p90_ms: float | None = None
 
 
 def floor_penalised(score: float, accuracy_percent: float, min_accuracy: float) -> float:
@@ -42,17 +49,13 @@ def floor_penalised(score: float, accuracy_percent: float, min_accuracy: float) 
 
 
 def _netscore(epoch: Epoch) -> float:
-    if epoch.accuracy_percent <= 0:
-        return -math.inf
-    return netscore(epoch.accuracy_percent, epoch.params_millions, epoch.gmacs)
+    return netscore_or_inf(epoch.accuracy_percent, epoch.params_millions, epoch.gmacs)
 
 
 def _netscore_latency(epoch: Epoch) -> float:
     if epoch.latency_ms is None:
         raise ValueError("A latency objective needs the network's measured latency.")
-    if epoch.accuracy_percent <= 0:
-        return -math.inf
-    return netscore_latency(epoch.accuracy_percent, epoch.params_millions, epoch.latency_ms)
+    return netscore_or_inf(epoch.accuracy_percent, epoch.params_millions, epoch.latency_ms)
 
 
 @dataclass(frozen=True)
@@ -64,9 +67,9 @@ class Objective:
         directions: the Optuna study's directions, one per value a trial returns.
         metric_names: names of those values, for Optuna's plots and the dashboard.
         prunes: whether trials report to a pruner (Optuna cannot prune several objectives).
-        epoch_score: the number that picks the best epoch of a trial (checkpoint, pruning
-            reports and the trial's result all follow it), from the epoch and the floor.
-        values: what a finished trial returns to Optuna, from its best epoch and the floor.
+        score: the number of an epoch that picks a trial's best epoch (checkpoint, pruning
+            reports and the trial's result all follow it).
+        values: what a finished trial returns to Optuna, from its best epoch.
         cost_axis: the cost the Pareto front is drawn over besides params: ``gmacs`` or
             ``latency_ms`` (a :class:`~nsearch.search.results.TrialRecord` attribute).
         rank_by: the record attribute (``netscore`` or ``netscore_latency``) whose highest value
@@ -78,8 +81,8 @@ class Objective:
     directions: tuple[str, ...]
     metric_names: tuple[str, ...]
     prunes: bool
-    epoch_score: Callable[[Epoch, float], float]
-    values: Callable[[Epoch, float], tuple[float, ...]]
+    score: Callable[[Epoch], float]
+    values: Callable[[Epoch], tuple[float, ...]]
     cost_axis: str
     rank_by: str
     description: str
@@ -91,20 +94,15 @@ class Objective:
 
 def _scalar(name: str, score: Callable[[Epoch], float], cost: str, rank_by: str,
             description: str) -> Objective:  # fmt: skip
-    def penalised(epoch: Epoch, floor: float) -> float:
-        return floor_penalised(score(epoch), epoch.accuracy_percent, floor)
-
-    return Objective(name, ("maximize",), (f"{rank_by}_penalised_db",), True, penalised,
-                     lambda epoch, floor: (penalised(epoch, floor),), cost, rank_by,
-                     description)  # fmt: skip
+    return Objective(name, ("maximize",), (f"{rank_by}_db",), True, score,
+                     lambda epoch: (score(epoch),), cost, rank_by, description)  # fmt: skip
 
 
 def _pareto(name: str, cost: str, description: str) -> Objective:
     return Objective(
         name, ("maximize", "minimize", "minimize"), ("accuracy_percent", "params_millions", cost),
-        False, lambda epoch, floor: epoch.accuracy_percent,
-        lambda epoch, floor: (epoch.accuracy_percent, epoch.params_millions,
-                              float(getattr(epoch, cost))),
+        False, lambda epoch: epoch.accuracy_percent,
+        lambda epoch: (epoch.accuracy_percent, epoch.params_millions, float(getattr(epoch, cost))),
         cost, "netscore_latency" if cost == "latency_ms" else "netscore", description,
     )  # fmt: skip
 
@@ -113,11 +111,10 @@ OBJECTIVES: dict[str, Objective] = {
     objective.name: objective
     for objective in (
         _scalar("netscore", _netscore, "gmacs", "netscore",
-                "maximise NetScore (dB), less 3 dB per point below the accuracy floor, with a "
-                "single-objective sampler and pruning"),
+                "maximise NetScore (dB) with a single-objective sampler and pruning"),
         _scalar("netscore-latency", _netscore_latency, "latency_ms", "netscore_latency",
-                "maximise nsearch's latency NetScore (measured CPU milliseconds in place of "
-                "GMACs), less 3 dB per point below the floor, with pruning"),
+                "maximise nsearch's latency NetScore (measured milliseconds in place of GMACs) "
+                "with pruning"),
         _pareto("pareto", "gmacs",
                 "search accuracy, params and MACs as three objectives, without pruning"),
         _pareto("pareto-latency", "latency_ms",
@@ -137,3 +134,48 @@ def get(name: str) -> Objective:
         return OBJECTIVES[name]
     except KeyError:
         raise ValueError(f"`objective` can be {', '.join(OBJECTIVES)}, got {name!r}.") from None
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """How a trial's epochs and result are scored: its objective, and how the floor reaches the
+    sampler (``floor_mode``, one of :data:`FLOOR_MODES`).
+
+    With ``"constraint"`` an epoch's score and the trial's values are the objective's own, and
+    the trial's constraint (<= 0: feasible) is the floor less the accuracy, or less the lower end
+    of its Wilson interval where the floor rule is ``"confident"``. With ``"penalty"`` the scalar
+    objectives lose 3 dB per point below the floor and no constraint is set.
+    """
+
+    objective: Objective
+    min_accuracy: float
+    floor_mode: str = "constraint"
+    floor_confidence: str = "confident"
+
+    def __post_init__(self) -> None:
+        if self.floor_mode not in FLOOR_MODES:
+            raise ValueError(f"`floor_mode` can be {', '.join(FLOOR_MODES)}, "
+                             f"got {self.floor_mode!r}.")  # fmt: skip
+
+    @property
+    def _penalised(self) -> bool:
+        return self.floor_mode == "penalty" and self.objective.prunes
+
+    def epoch_score(self, epoch: Epoch) -> float:
+        score = self.objective.score(epoch)
+        if self._penalised:
+            return floor_penalised(score, epoch.accuracy_percent, self.min_accuracy)
+        return score
+
+    def values(self, epoch: Epoch) -> tuple[float, ...]:
+        if self._penalised:
+            return (self.epoch_score(epoch),)
+        return self.objective.values(epoch)
+
+    def constraint(self, measured: Measured) -> float | None:
+        """The floor's constraint of a measured accuracy, in percentage points (<= 0 is
+        feasible), or None where the floor is a penalty."""
+        if self.floor_mode != "constraint":
+            return None
+        judged = measured.interval[0] if self.floor_confidence == "confident" else measured.percent
+        return self.min_accuracy - judged

@@ -10,9 +10,9 @@ from typing import Any
 
 import optuna
 
-from nsearch import report
-from nsearch.search import objectives
+from nsearch.search import objectives, report
 from nsearch.search.evaluation import test_front
+from nsearch.search.plots import plot_pareto
 from nsearch.search.results import TrialRecord, read_records
 from nsearch.search.run_info import RunInfo
 from nsearch.search.selection import best_feasible, front
@@ -36,24 +36,26 @@ def write_results(
     """Measure the front's test accuracy and write ``trials.csv``, ``pareto.csv``,
     ``pareto.png``, ``optuna/*.html`` and ``report.md``."""
     settings = info.settings
+    selection = settings.selection
     space = get_space(settings.space)
     records = read_records(study, out)
-    chosen = test_front(out, front(records, settings), info, test_batches)
+    chosen = test_front(out, front(records, selection), info, test_batches)
     tested = {r.trial: r for r in chosen}
     records = [tested.get(r.trial, r) for r in records]
-    best = best_feasible(records, settings)
-    report.write_csv(out / "trials.csv", records, space)
+    best = best_feasible(records, selection)
+    report.write_csv(out / "trials.csv", records, space, settings.min_accuracy)
     report.write_csv(
         out / "pareto.csv",
         chosen,
         space,
+        settings.min_accuracy,
         extra=[
             {"rank": rank, "best_feasible_netscore": best is not None and r.trial == best.trial}
             for rank, r in enumerate(chosen, start=1)
         ],
     )
     cost_axis = objectives.get(settings.objective).cost_axis
-    report.plot_pareto(out / "pareto.png", records, chosen, best, settings.min_accuracy, cost_axis)
+    plot_pareto(out / "pareto.png", records, chosen, best, settings.min_accuracy, cost_axis)
     plots = write_optuna_html(out, study)
     text = report.markdown_report(info, records, chosen, best, space, out_name=str(out),
                                   plots=[str(p) for p in plots])  # fmt: skip

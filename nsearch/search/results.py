@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,28 +19,11 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from nsearch.metrics import information_density, netscore, netscore_latency, wilson_interval
+from nsearch.core.metrics import Measured, information_density, netscore_or_inf
 
 __all__ = ["TEST_FILE", "Measured", "TrialRecord", "read_records", "store", "write_test_result"]
 
 TEST_FILE = "test.json"
-
-
-@dataclass(frozen=True)
-class Measured:
-    """A number of correct predictions out of a number of images."""
-
-    correct: int
-    images: int
-
-    @property
-    def percent(self) -> float:
-        return 100.0 * self.correct / self.images
-
-    @property
-    def interval(self) -> tuple[float, float]:
-        """The Wilson 95 % interval, in percent."""
-        return wilson_interval(self.correct, self.images)
 
 
 @dataclass(frozen=True)
@@ -62,6 +44,7 @@ class TrialRecord:
     macs: int | None = None
     latency_ms: float | None = None
     latency_p90_ms: float | None = None
+    latency_runtime: str = ""  # where latency was measured: torch, onnxruntime or executorch
     val_correct: int | None = None
     val_images: int | None = None
     epochs_trained: int = 0
@@ -132,7 +115,7 @@ class TrialRecord:
         a, p, m = self.accuracy_percent, self.params_millions, self.gmacs
         if a is None or p is None or m is None:
             return None
-        return netscore(a, p, m) if a > 0 else -math.inf
+        return netscore_or_inf(a, p, m)
 
     @property
     def netscore_latency(self) -> float | None:
@@ -140,7 +123,7 @@ class TrialRecord:
         a, p, lat = self.accuracy_percent, self.params_millions, self.latency_ms
         if a is None or p is None or lat is None:
             return None
-        return netscore_latency(a, p, lat) if a > 0 else -math.inf
+        return netscore_or_inf(a, p, lat)
 
     @property
     def information_density(self) -> float | None:

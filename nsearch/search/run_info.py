@@ -15,9 +15,9 @@ from typing import Any
 
 import optuna
 
-from nsearch import __version__
+from nsearch._version import __version__
 from nsearch.search.settings import SearchSettings, changed_identity
-from nsearch.storage import open_storage
+from nsearch.search.storage import open_storage
 
 __all__ = ["RUN_FILE", "Run", "RunInfo", "check_same_identity", "open_run"]
 

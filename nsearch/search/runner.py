@@ -1,11 +1,11 @@
-"""Running a search: checks, the run folder, the trial loop, several workers, progress, Ctrl-C,
-and the results it leaves."""
+"""Running a search: checks, the run folder, Optuna's loop with nsearch's stop rules, several
+workers, progress, Ctrl-C, and the results it leaves."""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
+import functools
 import os
 import shutil
 import time
@@ -15,21 +15,21 @@ from typing import Any
 
 import optuna
 import torch
-from optuna.trial import TrialState
 
-from nsearch.complexity import count_complexity
-from nsearch.data import ImageDataModule
-from nsearch.latency import measure_latency
+from nsearch.cost.runtimes import check_runtime
 from nsearch.search import outputs
-from nsearch.search.results import TrialRecord, epochs_trained, finished_count, read_records
+from nsearch.search.candidates import Candidates
+from nsearch.search.results import TrialRecord, finished_count, read_records
 from nsearch.search.run_info import RUN_FILE, RunInfo, check_same_identity, relative_storage
-from nsearch.search.selection import best_feasible, budget_excess
+from nsearch.search.selection import best_feasible
 from nsearch.search.settings import SearchSettings
+from nsearch.search.stop import Deadline, EpochBudget, StopRule, TrialTotal, any_reached
+from nsearch.search.storage import fail_orphaned_trials, open_storage
 from nsearch.search.strategies import STRATEGIES
 from nsearch.search.study import create_study, default_study_name
-from nsearch.search.trial import LATENCY_THREADS
+from nsearch.search.trial import measure_cost
 from nsearch.search_spaces import get_space
-from nsearch.storage import fail_orphaned_trials, open_storage
+from nsearch.training.classifier import Classifier
 
 __all__ = ["StudyResult", "run_study"]
 
@@ -48,32 +48,33 @@ class StudyResult:
     interrupted: bool = False
 
     def table(self) -> str:
-        from nsearch.report import markdown_table
+        from nsearch.search.report import markdown_table
 
         estimates = {r.trial: r for r in self.records if r.estimate}
-        return markdown_table(self.front, self.best, get_space(self.settings.space), estimates)
+        return markdown_table(self.front, self.best, get_space(self.settings.space),
+                              self.settings.min_accuracy, estimates)  # fmt: skip
 
 
-def make_data(settings: SearchSettings) -> ImageDataModule:
+def make_candidates(settings: SearchSettings) -> Candidates:
+    """The data (set up) and training recipe of every candidate of the search."""
+    from nsearch.data import ImageDataModule
+
     data = ImageDataModule(settings.data, settings.data_dir, batch_size=settings.batch_size,
                            seed=settings.seed, train_limit=settings.train_limit)  # fmt: skip
     data.setup("fit")
-    return data
+    return Candidates(data, data.input_shape, data.classes, data.val_images,
+                      functools.partial(Classifier, lr=settings.peak_lr))  # fmt: skip
 
 
-def check_budgets_admit_something(settings: SearchSettings, data: ImageDataModule) -> None:
+def check_budgets_admit_something(settings: SearchSettings, candidates: Candidates) -> None:
     """Refuse budgets that even the space's smallest network exceeds."""
     space = get_space(settings.space)
-    budgets = (settings.max_params, settings.max_macs, settings.max_latency_ms)
-    if space.smallest is None or all(b is None for b in budgets):
+    budgets = settings.selection.budgets
+    if space.smallest is None or budgets == type(budgets)():
         return
-    model = space.build(space.smallest, in_channels=data.in_channels,
-                        num_classes=data.num_classes, input_size=data.input_size)  # fmt: skip
-    cost = count_complexity(model, data.input_shape)
-    latency = None
-    if settings.max_latency_ms is not None:
-        latency = measure_latency(model, data.input_shape, threads=LATENCY_THREADS).median_ms
-    over = budget_excess(settings, cost.params_millions, cost.gmacs, latency)
+    model = candidates.build(space, space.smallest)
+    cost = measure_cost(model, candidates.input_shape, settings.plan().latency_runtime)
+    over = budgets.excess(cost.params_millions, cost.gmacs, cost.latency_ms)
     if over is not None:
         raise ValueError(
             f"No network of space {settings.space!r} fits the budget: even the smallest has {over}."
@@ -86,14 +87,14 @@ class _Progress:
     def __init__(self, total: int, enabled: bool, settings: SearchSettings) -> None:
         from tqdm.auto import tqdm
 
-        self.settings = settings
+        self.selection = settings.selection
         self.bar = tqdm(total=total, desc="trials", unit="trial", disable=not enabled)
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         self.update(study, 1)
 
     def update(self, study: optuna.Study, finished: int) -> None:
-        best = best_feasible(read_records(study), self.settings)
+        best = best_feasible(read_records(study), self.selection)
         self.bar.set_postfix_str(
             f"best feasible NetScore {best.netscore:.2f} (#{best.trial})"
             if best is not None and best.netscore is not None
@@ -105,35 +106,43 @@ class _Progress:
         self.bar.close()
 
 
+def stop_rules(settings: SearchSettings, deadline: float) -> list[StopRule]:
+    """When the study stops starting trials: its trial total (across workers), the deadline and
+    the epoch budget."""
+    return [TrialTotal(settings.trials), Deadline(deadline), EpochBudget(settings.epoch_budget)]
+
+
 def _optimize(settings: SearchSettings, out: Path, storage_url: str, study_name: str,
-              worker: int, progress: _Progress | None, data: ImageDataModule | None = None,
-              deadline: float = math.inf, objective: Any = None) -> None:  # fmt: skip
-    """One worker's share of the study: trials until the study holds enough or time runs out."""
+              worker: int, deadline: float, objective: Any,
+              progress: _Progress | None = None) -> None:  # fmt: skip
+    """One worker's share of the study: Optuna's loop until a stop rule holds.
+
+    Orphaned trials (their worker process on this machine is gone) are failed and retried
+    before each trial, as the first of the callbacks Optuna runs after each trial.
+    """
     # Optuna would log each failed trial with its traceback; nsearch says it in one line instead.
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    data = data if data is not None else make_data(settings)
     storage = open_storage(storage_url, heartbeat_seconds=settings.heartbeat)
     study = create_study(settings, storage, study_name, worker=worker)
-    if objective is None:  # a worker process: a supernet is loaded from the run's folder
-        objective = STRATEGIES[settings.strategy].objective(settings, data, out, False)
-    # One trial at a time, counting the other workers' running trials, so that several workers
-    # stop at exactly `settings.trials` finished trials.
-    while time.monotonic() < deadline:
-        fail_orphaned_trials(study)
-        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-        if finished_count(study) + len(running) >= settings.trials:
-            break
-        if settings.epoch_budget is not None and epochs_trained(study) >= settings.epoch_budget:
-            break
-        study.optimize(objective, n_trials=1, catch=(FloatingPointError,),
-                       callbacks=[progress] if progress is not None else None)  # fmt: skip
+    rules = stop_rules(settings, deadline)
+    fail_orphaned_trials(study)
+    if any_reached(rules, study):
+        return
+    callbacks: list[Any] = [lambda study, trial: fail_orphaned_trials(study), *rules]
+    if progress is not None:
+        callbacks.append(progress)
+    study.optimize(objective, catch=(FloatingPointError,), callbacks=callbacks)
 
 
 def _worker_main(settings: SearchSettings, out: Path, storage_url: str, study_name: str,
                  worker: int, threads: int, deadline: float) -> None:  # fmt: skip
     torch.set_num_threads(threads)
     with contextlib.suppress(KeyboardInterrupt):  # the parent reports; its Ctrl-C reaches us too
-        _optimize(settings, out, storage_url, study_name, worker, None, deadline=deadline)
+        candidates = make_candidates(settings)
+        # a supernet is loaded from the run's folder, where the parent left it
+        objective = STRATEGIES[settings.strategy].objective(settings.plan(worker), candidates,
+                                                            out, False)  # fmt: skip
+        _optimize(settings, out, storage_url, study_name, worker, deadline, objective)
 
 
 def _run_workers(settings: SearchSettings, out: Path, storage_url: str, study_name: str,
@@ -227,9 +236,10 @@ def run_study(
                 f"`--out` {str(out)!r} holds the study {previous.study_name!r}, not "
                 f"{study_name!r}; run with a new --out for another study."
             )
-    STRATEGIES[settings.strategy].check(settings)
-    data = make_data(settings)  # data errors come before anything is written
-    check_budgets_admit_something(settings, data)
+    STRATEGIES[settings.strategy].check(settings.space)
+    check_runtime(settings.latency_runtime)
+    candidates = make_candidates(settings)  # data errors come before anything is written
+    check_budgets_admit_something(settings, candidates)
     created = _prepare_out(out)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if previous is not None and storage is None:
@@ -239,36 +249,39 @@ def run_study(
     study_name = study_name or default_study_name(settings)
     try:
         storage_object = open_storage(storage_url, heartbeat_seconds=settings.heartbeat)
-        build_args = {"in_channels": data.in_channels, "num_classes": data.num_classes,
-                      "input_size": data.input_size}  # fmt: skip
+        c, _, size = candidates.input_shape
+        build_args = {"in_channels": c, "num_classes": candidates.num_classes,
+                      "input_size": size}  # fmt: skip
         study = create_study(settings, storage_object, study_name, build_args=build_args)
     except BaseException:
         if created:  # leave no trace of a run that never started
             shutil.rmtree(out, ignore_errors=True)
         raise
     recorded, in_out = relative_storage(storage_url, out)
-    info = RunInfo(settings, study_name, recorded, in_out, data.input_shape, data.classes,
-                   tuple(data.mean), tuple(data.std))  # fmt: skip
+    data = candidates.data
+    info = RunInfo(settings, study_name, recorded, in_out, candidates.input_shape,
+                   candidates.classes, tuple(data.mean), tuple(data.std))  # fmt: skip
     info.write(out)
-    deadline = time.monotonic() + settings.timeout if settings.timeout else math.inf
+    deadline = Deadline.after(settings.timeout).deadline
     strategy = STRATEGIES[settings.strategy]
     remaining = settings.trials - finished_count(study)
     interrupted = False
     try:
         # Whatever the strategy prepares once (a supernet) is ready before workers start.
-        objective = strategy.objective(settings, data, out, progress)
+        plan = settings.plan()
+        objective = strategy.objective(plan, candidates, out, progress)
         if remaining > 0:
             bar = _Progress(remaining, progress, settings)
             try:
                 if settings.workers == 1:
-                    _optimize(settings, out, storage_url, study_name, 0, bar, data, deadline,
-                              objective)  # fmt: skip
+                    _optimize(settings, out, storage_url, study_name, 0, deadline, objective,
+                              bar)  # fmt: skip
                 else:
                     _run_workers(settings, out, storage_url, study_name, study, bar, deadline)
             finally:
                 bar.close()
         if strategy.finish is not None:
-            strategy.finish(study, settings, data, out)
+            strategy.finish(study, plan, candidates, out, settings.confirm)
     except KeyboardInterrupt:
         interrupted = True
     written = outputs.write_results(out, info, study, data.test_dataloader())

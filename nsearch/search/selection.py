@@ -1,75 +1,153 @@
-"""Which trials a user should look at: feasibility, the Pareto front and the best feasible trial.
+"""Which trials a user should look at: budgets, the accuracy floor and how sure a verdict on it
+is, the Pareto front and the best feasible trial.
 
-Pure functions of trial records and the current settings: the accuracy floor and the budgets are
-re-applied every time, so changing them on resume changes what is feasible, never a stored flag.
+Pure functions of trial records and a :class:`Selection` (the current objective, floor, budgets
+and floor rule): they are re-applied every time, so changing them on resume changes what is
+feasible, never a stored flag.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-from nsearch.pareto import pareto_front
+from nsearch.core.pareto import pareto_front
 from nsearch.search import objectives
 from nsearch.search.results import TrialRecord
-from nsearch.search.settings import SearchSettings
 
-__all__ = ["best_feasible", "budget_excess", "front", "front_axes", "is_feasible", "pick"]
+__all__ = [
+    "FLOOR_RULES",
+    "Budgets",
+    "Selection",
+    "best_feasible",
+    "floor_met",
+    "front",
+    "front_axes",
+    "is_feasible",
+    "pick",
+    "within_budget",
+]
 
 _FRONT_DIRECTIONS = ("maximize", "minimize", "minimize")
 
+# How sure a verdict on the floor is, from the accuracy's Wilson 95 % interval.
+CONFIDENT, POINT_ESTIMATE, NO = "confident", "point estimate", "no"
+# --floor-confidence: the verdicts that make a trial feasible.
+FLOOR_RULES: dict[str, tuple[str, ...]] = {
+    "confident": (CONFIDENT,),
+    "point": (CONFIDENT, POINT_ESTIMATE),
+}
+RULE_TEXT = {
+    "confident": "its validation accuracy's Wilson 95 % interval lies at or above the floor",
+    "point": "its validation accuracy is at or above the floor (the interval may reach below)",
+}
 
-def front_axes(settings: SearchSettings) -> tuple[str, str, str]:
+
+@dataclass(frozen=True)
+class Budgets:
+    """The most a candidate may cost: parameters in millions, GMACs per image, milliseconds per
+    image (median, batch 1, in the search's latency runtime); ``None`` is no limit."""
+
+    max_params: float | None = None
+    max_macs: float | None = None
+    max_latency_ms: float | None = None
+
+    def excess(
+        self, params_millions: float, gmacs: float, latency_ms: float | None = None
+    ) -> str | None:
+        """Why a network is over budget, or None if it is within.
+
+        Example::
+
+            >>> Budgets(max_params=0.5).excess(0.8, 0.01)
+            '0.800 M params exceed --max-params 0.5 M'
+        """
+        if self.max_params is not None and params_millions > self.max_params:
+            return f"{params_millions:.3f} M params exceed --max-params {self.max_params:g} M"
+        if self.max_macs is not None and gmacs > self.max_macs:
+            return f"{gmacs:.4f} GMACs exceed --max-macs {self.max_macs:g} GMACs"
+        limit = self.max_latency_ms
+        if limit is not None and latency_ms is not None and latency_ms > limit:
+            return f"{latency_ms:.2f} ms exceed --max-latency-ms {limit:g} ms"
+        return None
+
+
+@dataclass(frozen=True)
+class Selection:
+    """How trials are judged now.
+
+    Attributes:
+        objective: the ``--objective`` name (the front's cost axis and the best trial's score).
+        min_accuracy: the accuracy floor, percent of the validation images.
+        budgets: the cost limits.
+        floor_confidence: ``"confident"`` (the interval's lower end is at or above the floor)
+            or ``"point"`` (the accuracy itself is): which verdicts of :func:`floor_met` are
+            feasible.
+    """
+
+    objective: str = "netscore"
+    min_accuracy: float = 80.0
+    budgets: Budgets = field(default_factory=Budgets)
+    floor_confidence: str = "confident"
+
+    def __post_init__(self) -> None:
+        if self.floor_confidence not in FLOOR_RULES:
+            raise ValueError(
+                f"`floor_confidence` can be {', '.join(FLOOR_RULES)}, "
+                f"got {self.floor_confidence!r}."
+            )
+
+    @property
+    def rule(self) -> str:
+        """The floor rule in words, for the report."""
+        return f"a trial is feasible when {RULE_TEXT[self.floor_confidence]}"
+
+
+def front_axes(selection: Selection) -> tuple[str, str, str]:
     """The front is non-dominated over validation accuracy (max), params (min) and the
     objective's cost (min): MACs, or measured latency for the latency objectives."""
-    return ("accuracy_percent", "params_millions", objectives.get(settings.objective).cost_axis)
+    return ("accuracy_percent", "params_millions", objectives.get(selection.objective).cost_axis)
 
 
-def budget_excess(
-    settings: SearchSettings,
-    params_millions: float,
-    gmacs: float,
-    latency_ms: float | None = None,
-) -> str | None:
-    """Why a network is over ``settings``' budgets, or None if it is within them."""
-    if settings.max_params is not None and params_millions > settings.max_params:
-        return f"{params_millions:.3f} M params exceed --max-params {settings.max_params:g} M"
-    if settings.max_macs is not None and gmacs > settings.max_macs:
-        return f"{gmacs:.4f} GMACs exceed --max-macs {settings.max_macs:g} GMACs"
-    limit = settings.max_latency_ms
-    if limit is not None and latency_ms is not None and latency_ms > limit:
-        return f"{latency_ms:.2f} ms exceed --max-latency-ms {limit:g} ms"
-    return None
-
-
-def within_budget(record: TrialRecord, settings: SearchSettings) -> bool:
+def within_budget(record: TrialRecord, budgets: Budgets) -> bool:
     if record.params_millions is None or record.gmacs is None:
         return False
-    if settings.max_latency_ms is not None and record.latency_ms is None:
+    if budgets.max_latency_ms is not None and record.latency_ms is None:
         return False
-    excess = budget_excess(settings, record.params_millions, record.gmacs, record.latency_ms)
-    return excess is None
+    return budgets.excess(record.params_millions, record.gmacs, record.latency_ms) is None
 
 
-def is_feasible(record: TrialRecord, settings: SearchSettings) -> bool:
-    """Trained, within the budgets and at or above the accuracy floor (validation)."""
+def floor_met(record: TrialRecord, min_accuracy: float) -> str | None:
+    """``"confident"`` when the validation accuracy's Wilson 95 % interval lies at or above the
+    floor, ``"point estimate"`` when only the accuracy does, ``"no"`` otherwise; ``None``
+    without an accuracy."""
+    validation = record.validation
+    if validation is None:
+        return None
+    if validation.interval[0] >= min_accuracy:
+        return CONFIDENT
+    return POINT_ESTIMATE if validation.percent >= min_accuracy else NO
+
+
+def is_feasible(record: TrialRecord, selection: Selection) -> bool:
+    """Trained, within the budgets, and over the floor as surely as the floor rule asks."""
     return (
         record.trained
-        and within_budget(record, settings)
-        and record.accuracy_percent is not None
-        and record.accuracy_percent >= settings.min_accuracy
+        and within_budget(record, selection.budgets)
+        and floor_met(record, selection.min_accuracy) in FLOOR_RULES[selection.floor_confidence]
     )
 
 
 def front(
-    records: Sequence[TrialRecord], settings: SearchSettings, *, estimates: bool = False
+    records: Sequence[TrialRecord], selection: Selection, *, estimates: bool = False
 ) -> list[TrialRecord]:
     """The trained trials within budget that no other beats on accuracy, params and cost (MACs,
     or latency) at once, most accurate first; with ``estimates``, the same over the trials whose
     accuracy a supernet estimated."""
-    axes = front_axes(settings)
+    axes = front_axes(selection)
     candidates = [
         r for r in records
-        if r.complete and r.estimate == estimates and within_budget(r, settings)
+        if r.complete and r.estimate == estimates and within_budget(r, selection.budgets)
         and getattr(r, axes[2]) is not None
     ]  # fmt: skip
     points = [[float(getattr(r, axis)) for axis in axes] for r in candidates]
@@ -77,16 +155,16 @@ def front(
     return sorted(chosen, key=lambda r: (-float(r.accuracy_percent or 0), r.trial))
 
 
-def best_feasible(records: Sequence[TrialRecord], settings: SearchSettings) -> TrialRecord | None:
+def best_feasible(records: Sequence[TrialRecord], selection: Selection) -> TrialRecord | None:
     """The feasible trial of the highest NetScore (or latency NetScore, for the latency
     objectives)."""
-    rank_by = objectives.get(settings.objective).rank_by
-    feasible = [r for r in records if is_feasible(r, settings) and getattr(r, rank_by) is not None]
+    rank_by = objectives.get(selection.objective).rank_by
+    feasible = [r for r in records if is_feasible(r, selection) and getattr(r, rank_by) is not None]
     return max(feasible, key=lambda r: (float(getattr(r, rank_by)), -r.trial), default=None)
 
 
 def pick(
-    records: Sequence[TrialRecord], settings: SearchSettings, *, trial: int | None,
+    records: Sequence[TrialRecord], selection: Selection, *, trial: int | None,
     rank: int | None,
 ) -> TrialRecord:  # fmt: skip
     """The trained trial asked for, by number or by rank on the front (as in ``pareto.csv``).
@@ -98,7 +176,7 @@ def pick(
     if (trial is None) == (rank is None):
         raise ValueError("Give exactly one of `trial` and `rank`.")
     if rank is not None:
-        chosen = front(records, settings)
+        chosen = front(records, selection)
         if not 1 <= rank <= len(chosen):
             raise ValueError(
                 f"`--rank` must be between 1 and {len(chosen)} (the front's size), got {rank}."

@@ -13,6 +13,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from nsearch.cost.latency import RUNTIMES
+from nsearch.data import DATASETS
+from nsearch.search.objectives import FLOOR_MODES, OBJECTIVES
+from nsearch.search.plan import TrialPlan
+from nsearch.search.samplers import PRUNERS, SAMPLERS
+from nsearch.search.selection import FLOOR_RULES, Budgets, Selection
+from nsearch.search.strategies import STRATEGIES
+from nsearch.search_spaces import get_space, list_spaces
+
 __all__ = ["Option", "SearchSettings", "changed_identity", "percentage", "positive_float",
            "positive_int"]  # fmt: skip
 
@@ -70,39 +79,16 @@ def _option(default: Any, help: str, **kwargs: Any) -> Any:
 
 
 def _spaces() -> Sequence[str]:
-    from nsearch.search_spaces import list_spaces
-
     return list_spaces()
 
 
 def _datasets() -> Sequence[str]:
-    from nsearch.data import DATASETS
-
     return DATASETS
 
 
-def _objectives() -> Sequence[str]:
-    from nsearch.search.objectives import OBJECTIVES
-
-    return tuple(OBJECTIVES)
-
-
-def _strategies() -> Sequence[str]:
-    from nsearch.search.strategies import STRATEGIES
-
-    return tuple(STRATEGIES)
-
-
-def _pruners() -> Sequence[str]:
-    from nsearch.search.study import PRUNERS
-
-    return tuple(PRUNERS)
-
-
-def _samplers() -> Sequence[str]:
-    from nsearch.search.study import SAMPLERS
-
-    return tuple(SAMPLERS)
+def _names(table: Mapping[str, Any] | Sequence[str]) -> Callable[[], Sequence[str]]:
+    """The choices of a setting: the names of a table, read when they are asked for."""
+    return lambda: tuple(table)
 
 
 @dataclass(frozen=True)
@@ -150,7 +136,7 @@ class SearchSettings:
         "'train' trains every trial's network; 'supernet' trains one weight-sharing supernet "
         "(for --epochs), scores each trial's sub-network with its weights in seconds, then "
         "trains the estimated front's best few (--confirm) on their own.",
-        choices=_strategies,
+        choices=_names(STRATEGIES),
         identity=True,
     )
     confirm: int = _option(
@@ -165,13 +151,30 @@ class SearchSettings:
         "CPU latency (ms) in place of GMACs (nsearch's extension); 'pareto' searches accuracy, "
         "params and MACs as three objectives, without pruning; 'pareto-latency' accuracy, "
         "params and latency.",
-        choices=_objectives,
+        choices=_names(OBJECTIVES),
         identity=True,
     )
     min_accuracy: float = _option(
         80.0,
-        "The accuracy floor in percent: trials below it are infeasible, whatever their NetScore.",
+        "The accuracy floor in percent: trials below it are infeasible, whatever their NetScore "
+        "(fixed for a study: its trials' constraints hold it).",
         parse=percentage,
+        identity=True,
+    )
+    floor_confidence: str = _option(
+        "confident",
+        "When a trial counts as over the floor: 'confident' when its validation accuracy's "
+        "Wilson 95 %% interval lies at or above it, 'point' when the accuracy itself does.",
+        choices=_names(FLOOR_RULES),
+        identity=True,
+    )
+    floor_mode: str = _option(
+        "constraint",
+        "How the floor reaches the sampler: 'constraint' (Optuna's trial constraints; the "
+        "stored values are the objective's own) or 'penalty' (3 dB per point below the floor "
+        "taken off the NetScore objectives' values).",
+        choices=_names(FLOOR_MODES),
+        identity=True,
     )
     max_params: float | None = _option(
         None,
@@ -187,8 +190,18 @@ class SearchSettings:
     max_latency_ms: float | None = _option(
         None,
         "The longest median time one image (batch 1) may take on this machine's CPU with one "
-        "thread, in milliseconds, measured before training; slower networks are never trained.",
+        "thread in --latency-runtime, in milliseconds, measured before training; slower networks "
+        "are never trained.",
         parse=positive_float,
+    )
+    latency_runtime: str = _option(
+        "torch",
+        "The runtime each candidate's latency is measured in (batch 1, one CPU thread): 'torch' "
+        "(eager PyTorch), 'onnxruntime' (exported to ONNX, a few seconds a trial) or "
+        "'executorch' (lowered to XNNPACK as on a phone, 20-40 s a trial); it decides "
+        "--max-latency-ms and the latency objectives.",
+        choices=_names(RUNTIMES),
+        identity=True,
     )
     batch_size: int = _option(128, "The training batch size.", parse=positive_int, identity=True)
     lr: float | None = _option(
@@ -211,14 +224,14 @@ class SearchSettings:
         "How unpromising trials stop early (single-objective studies): 'median' (below the "
         "median of earlier trials at the same epoch), 'halving' (successive halving: a third "
         "go on at each rung), or 'none'.",
-        choices=lambda: _pruners(),
+        choices=_names(PRUNERS),
     )
     sampler: str = _option(
         "cost-tpe",
         "The Optuna sampler: 'tpe' (multivariate TPE), 'cost-tpe' (TPE whose start-up trials "
         "are spread over the space's cost range), 'random', or 'nsga2' (NSGA-II, for the pareto "
         "objectives).",
-        choices=_samplers,
+        choices=_names(SAMPLERS),
     )
     workers: int = _option(
         1,
@@ -250,11 +263,27 @@ class SearchSettings:
     @property
     def peak_lr(self) -> float:
         """The learning rate trials train with: ``lr``, or the space's when it was not given."""
-        if self.lr is not None:
-            return self.lr
-        from nsearch.search_spaces import get_space
+        return self.lr if self.lr is not None else get_space(self.space).lr
 
-        return get_space(self.space).lr
+    @property
+    def selection(self) -> Selection:
+        """How trials are judged: objective, floor, budgets and floor rule."""
+        budgets = Budgets(self.max_params, self.max_macs, self.max_latency_ms)
+        return Selection(self.objective, self.min_accuracy, budgets, self.floor_confidence)
+
+    def plan(self, worker: int = 0) -> TrialPlan:
+        """The values each trial of worker ``worker`` uses."""
+        return TrialPlan(
+            space=self.space,
+            selection=self.selection,
+            epochs=self.epochs,
+            seed=self.seed,
+            lr=self.peak_lr,
+            prune=self.pruner != "none",
+            floor_mode=self.floor_mode,
+            latency_runtime=self.latency_runtime,
+            worker=worker,
+        )
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> SearchSettings:

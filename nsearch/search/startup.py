@@ -15,9 +15,8 @@ from typing import Any
 
 import torch
 
-from nsearch.complexity import count_params
-from nsearch.search_spaces import SearchSpace
-from nsearch.search_spaces._registry import distribution_values
+from nsearch.cost.complexity import count_params
+from nsearch.search_spaces import SearchSpace, distribution_values
 
 __all__ = ["DRAWS", "stratified_start"]
 

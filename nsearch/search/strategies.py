@@ -4,6 +4,9 @@
 - ``supernet``: one weight-sharing supernet is trained once; each trial scores a sub-network
   with its weights in seconds (a supernet estimate), and the estimated front's best few are
   then confirmed by training them on their own.
+
+The table is light: the settings and the CLI read its names without importing the training
+code, which each strategy imports when it is used.
 """
 
 from __future__ import annotations
@@ -11,13 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import optuna
+if TYPE_CHECKING:
+    import optuna
 
-from nsearch.data import ImageDataModule
-from nsearch.search.settings import SearchSettings
-from nsearch.search.trial import TrialObjective
+    from nsearch.search.plan import TrialPlan
+    from nsearch.search.trial import Candidates
 
 __all__ = ["STRATEGIES", "Strategy"]
 
@@ -28,46 +31,53 @@ class Strategy:
 
     Attributes:
         name: the ``--strategy`` value.
-        objective: makes the function Optuna calls for each trial (it may train a supernet
-            first, or load it from the run's folder).
-        finish: run once the study's trials are done (the confirmations), or None.
-        check: refuses settings the strategy cannot run, before anything is written.
+        objective: makes the function Optuna calls for each trial from the trial plan, the
+            candidates' data and training recipe, the run's folder and whether to show progress
+            (it may train a supernet first, or load it from the run's folder).
+        finish: run once the study's trials are done (the confirmations), or None; it gets the
+            study, the plan, the candidates, the folder and how many estimates to confirm.
+        check: refuses a space the strategy cannot search, before anything is written.
     """
 
     name: str
-    objective: Callable[[SearchSettings, ImageDataModule, Path, bool], Callable[..., Any]]
-    finish: Callable[[optuna.Study, SearchSettings, ImageDataModule, Path], Any] | None = None
-    check: Callable[[SearchSettings], None] = lambda settings: None
+    objective: Callable[[TrialPlan, Candidates, Path, bool], Callable[..., Any]]
+    finish: Callable[[optuna.Study, TrialPlan, Candidates, Path, int], Any] | None = None
+    check: Callable[[str], None] = lambda space: None
 
 
-def _supernet_objective(settings: SearchSettings, data: ImageDataModule, out: Path,
+def _train_objective(plan: TrialPlan, candidates: Candidates, out: Path,
+                     progress: bool) -> Callable[..., Any]:  # fmt: skip
+    from nsearch.search.trial import TrialObjective
+
+    return TrialObjective(plan, candidates, out)
+
+
+def _supernet_objective(plan: TrialPlan, candidates: Candidates, out: Path,
                         progress: bool) -> Callable[..., Any]:  # fmt: skip
     from nsearch.search.supernet import SupernetObjective, load_supernet
 
-    return SupernetObjective(settings, data, out, load_supernet(settings, data, out,
-                                                                progress=progress))  # fmt: skip
+    supernet = load_supernet(plan, candidates, out, progress=progress)
+    return SupernetObjective(plan, candidates, out, supernet)
 
 
-def _has_supernet(settings: SearchSettings) -> None:
+def _has_supernet(space: str) -> None:
     from nsearch.search_spaces import get_space
 
-    if get_space(settings.space).supernet is None:
+    if not get_space(space).has_supernet:
         raise ValueError(
-            f"The space {settings.space!r} has no weight-sharing supernet; use --strategy train, "
-            "or a stage-wise space (mobilenet, resnet)."
+            f"The space {space!r} has no weight-sharing supernet; use --strategy train, or a "
+            "stage-wise space (mobilenet, resnet)."
         )
 
 
-def _confirm(study: optuna.Study, settings: SearchSettings, data: ImageDataModule,
-             out: Path) -> Any:  # fmt: skip
+def _confirm(study: optuna.Study, plan: TrialPlan, candidates: Candidates, out: Path,
+             count: int) -> Any:  # fmt: skip
     from nsearch.search.supernet import confirm
 
-    return confirm(study, settings, data, out)
+    return confirm(study, plan, candidates, out, count)
 
 
 STRATEGIES: dict[str, Strategy] = {
-    "train": Strategy(
-        "train", lambda settings, data, out, progress: TrialObjective(settings, data, out)
-    ),  # fmt: skip
+    "train": Strategy("train", _train_objective),
     "supernet": Strategy("supernet", _supernet_objective, _confirm, _has_supernet),
 }

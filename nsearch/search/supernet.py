@@ -8,6 +8,7 @@ per-trial recipe as ``--strategy train``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,14 +17,20 @@ from typing import Any
 import optuna
 import torch
 
-from nsearch.data import ImageDataModule
+from nsearch.core.metrics import Measured
 from nsearch.search import objectives
+from nsearch.search.candidates import Candidates
+from nsearch.search.objectives import Epoch
+from nsearch.search.plan import TrialPlan
 from nsearch.search.results import TrialRecord, read_records, store
-from nsearch.search.selection import front, is_feasible
-from nsearch.search.settings import SearchSettings
-from nsearch.search.training import interrupts_as_keyboard_interrupt, quiet_lightning
+from nsearch.search.selection import Selection, front, is_feasible
 from nsearch.search.trial import TrialObjective
 from nsearch.search_spaces import get_space
+from nsearch.supernet import Supernet
+from nsearch.training.lightning import interrupts_as_keyboard_interrupt, quiet_lightning
+from nsearch.training.subnet_scoring import evaluate_subnet
+from nsearch.training.supernet_recipe import SupernetRecipe
+from nsearch.training.supernet_training import train_supernet
 
 __all__ = ["CHECKPOINT", "SupernetObjective", "confirm", "load_supernet", "to_confirm"]
 
@@ -34,25 +41,21 @@ CHECKPOINT = "supernet.pt"
 RECALIBRATION_BATCHES = 8
 
 
-def load_supernet(
-    settings: SearchSettings, data: ImageDataModule, out: Path, *, progress: bool
-) -> Any:
+def load_supernet(plan: TrialPlan, candidates: Candidates, out: Path, *, progress: bool) -> Any:
     """The space's supernet, trained (or loaded from ``out/supernet.pt``, where a finished
     training left it), on the CPU, for scoring sub-networks.
 
     Raises:
         KeyboardInterrupt: on Ctrl-C (training resumes at its last finished epoch next time).
     """
-    from nsearch.supernet import train_supernet
-
-    space = get_space(settings.space)
-    assert space.supernet is not None, "the supernet strategy checks its space first"
-    torch.manual_seed(settings.seed)
-    supernet = space.supernet(in_channels=data.in_channels, num_classes=data.num_classes,
-                              input_size=data.input_size)  # fmt: skip
+    torch.manual_seed(plan.seed)
+    c, _, size = candidates.input_shape
+    supernet = Supernet(get_space(plan.space), in_channels=c,
+                        num_classes=candidates.num_classes, input_size=size)  # fmt: skip
     with quiet_lightning(), interrupts_as_keyboard_interrupt():
-        train_supernet(supernet, data, epochs=settings.epochs, seed=settings.seed,
-                       checkpoint=out / CHECKPOINT, progress=progress)  # fmt: skip
+        train_supernet(supernet, candidates.data, epochs=plan.epochs,
+                       recipe=SupernetRecipe(seed=plan.seed), checkpoint=out / CHECKPOINT,
+                       hardware=plan.hardware, progress=progress)  # fmt: skip
     return supernet.cpu().eval()
 
 
@@ -60,50 +63,44 @@ class SupernetObjective(TrialObjective):
     """A trial scored with the supernet's shared weights: suggest, build, count, measure latency,
     check the budgets (as for trained trials), then estimate the validation accuracy."""
 
-    def __init__(self, settings: SearchSettings, data: ImageDataModule, out: Path,
+    def __init__(self, plan: TrialPlan, candidates: Candidates, out: Path,
                  supernet: Any) -> None:  # fmt: skip
-        super().__init__(settings, data, out)
+        super().__init__(plan, candidates, out)
         self.supernet = supernet
 
     def evaluate(
-        self, trial: optuna.Trial, config: Any, model: torch.nn.Module, cost: objectives.Epoch
+        self, trial: optuna.Trial, config: Any, model: torch.nn.Module, cost: Epoch
     ) -> tuple[float, ...]:
-        from nsearch.supernet import evaluate_subnet
-
-        correct, total = evaluate_subnet(self.supernet, config, self.data, split="val",
+        correct, total = evaluate_subnet(self.supernet, config, self.candidates.data,
+                                         split="val",
                                          recalibration_batches=RECALIBRATION_BATCHES)  # fmt: skip
         store(trial, val_correct=correct, val_images=total, estimate=True, epochs_trained=0,
               status="complete (supernet estimate)")  # fmt: skip
-        epoch = objectives.Epoch(100.0 * correct / total, cost.params_millions, cost.gmacs,
-                                 cost.latency_ms)  # fmt: skip
-        return self.objective.values(epoch, self.settings.min_accuracy)
+        return self.finish(trial, Measured(correct, total), cost)
 
 
-def to_confirm(records: Sequence[TrialRecord], settings: SearchSettings) -> list[TrialRecord]:
+def to_confirm(
+    records: Sequence[TrialRecord], selection: Selection, count: int
+) -> list[TrialRecord]:
     """The estimates to confirm by training: the best feasible estimate first, then the rest of
-    the estimated front, evenly spread over its cost, up to ``settings.confirm`` in all."""
-    estimated = front(records, settings, estimates=True)
-    feasible = [r for r in estimated if _feasible_estimate(r, settings)]
-    rank_by = objectives.get(settings.objective).rank_by
+    the estimated front, evenly spread over its cost, up to ``count`` in all."""
+    estimated = front(records, selection, estimates=True)
+    feasible = [r for r in estimated
+                if is_feasible(dataclasses.replace(r, estimate=False), selection)]  # fmt: skip
+    rank_by = objectives.get(selection.objective).rank_by
     chosen: list[TrialRecord] = []
     if feasible:
         chosen.append(max(feasible, key=lambda r: float(getattr(r, rank_by))))
     rest = [r for r in estimated if r not in chosen]
-    slots = max(0, settings.confirm - len(chosen))
+    slots = max(0, count - len(chosen))
     if rest and slots:
         step = max(1, len(rest) / slots)
         chosen += [rest[int(i * step)] for i in range(min(slots, len(rest)))]
     return chosen
 
 
-def _feasible_estimate(record: TrialRecord, settings: SearchSettings) -> bool:
-    import dataclasses
-
-    return is_feasible(dataclasses.replace(record, estimate=False), settings)
-
-
-def confirm(study: optuna.Study, settings: SearchSettings, data: ImageDataModule,
-            out: Path) -> list[int]:  # fmt: skip
+def confirm(study: optuna.Study, plan: TrialPlan, candidates: Candidates, out: Path,
+            count: int) -> list[int]:  # fmt: skip
     """Train the chosen estimates on their own, as new trials of the study that say which
     estimate they confirm; estimates confirmed before are not trained again.
 
@@ -112,12 +109,14 @@ def confirm(study: optuna.Study, settings: SearchSettings, data: ImageDataModule
     """
     records = read_records(study, out)
     done = {r.confirms for r in records if r.confirms is not None and r.state != "fail"}
-    chosen = [r for r in to_confirm(records, settings) if r.trial not in done]
-    trained = []
-    objective = TrialObjective(settings, data, out)
+    chosen = [r for r in to_confirm(records, plan.selection, count) if r.trial not in done]
     for record in chosen:
         study.enqueue_trial(dict(record.architecture), user_attrs={"confirms": record.trial})
-        study.optimize(objective, n_trials=1, catch=(FloatingPointError,))
-        trained.append(study.trials[-1].number)
-        log.info("Trial %d confirmed the estimate of trial %d.", trained[-1], record.trial)
+    before = len(study.trials)
+    if chosen:
+        study.optimize(TrialObjective(plan, candidates, out), n_trials=len(chosen),
+                       catch=(FloatingPointError,))  # fmt: skip
+    trained = [t.number for t in study.trials[before:]]
+    for number, record in zip(trained, chosen):
+        log.info("Trial %d confirmed the estimate of trial %d.", number, record.trial)
     return trained

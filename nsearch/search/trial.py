@@ -5,7 +5,6 @@ and record what it measured (under the field names of :class:`~nsearch.search.re
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import os
 from pathlib import Path
@@ -14,19 +13,19 @@ from typing import Any
 import optuna
 import torch
 
-from nsearch.complexity import count_complexity
-from nsearch.data import ImageDataModule
-from nsearch.latency import measure_latency
+from nsearch.core.metrics import Measured
+from nsearch.cost.complexity import count_complexity
+from nsearch.cost.latency import measure_latency
 from nsearch.search import objectives
-from nsearch.search.objectives import Epoch
+from nsearch.search.candidates import Candidates
+from nsearch.search.objectives import Epoch, Scoring
+from nsearch.search.plan import TrialPlan
 from nsearch.search.results import INTERRUPTED, store
-from nsearch.search.selection import budget_excess
-from nsearch.search.settings import SearchSettings
-from nsearch.search.training import train
+from nsearch.search.storage import worker_id
+from nsearch.search.trial_training import train
 from nsearch.search_spaces import get_space
-from nsearch.storage import worker_id
 
-__all__ = ["LATENCY_THREADS", "TrialObjective", "trial_folder"]
+__all__ = ["LATENCY_THREADS", "Candidates", "TrialObjective", "trial_folder"]
 
 # Latency is measured with one thread (batch 1, CPU): the most repeatable setting, and the one
 # of most small edge devices.
@@ -40,6 +39,14 @@ def trial_folder(out: Path, number: int) -> Path:
     return out / "trials" / f"trial_{number:04d}"
 
 
+def measure_cost(model: torch.nn.Module, input_shape: tuple[int, ...], runtime: str) -> Epoch:
+    """A network's params, MACs and median latency (batch 1, one CPU thread, in ``runtime``),
+    in NetScore's units; the model is measured on a CPU copy wherever it lives."""
+    cost = count_complexity(model, input_shape)
+    latency = measure_latency(model, input_shape, runtime=runtime, threads=LATENCY_THREADS)
+    return Epoch(0.0, cost.params_millions, cost.gmacs, latency.median_ms, latency.p90_ms)
+
+
 class TrialObjective:
     """The function Optuna calls for each trial: suggest, build, count params and MACs, measure
     latency, check the budgets, train, record.
@@ -49,25 +56,19 @@ class TrialObjective:
     :class:`FloatingPointError` for a trial whose loss turned NaN (the study goes on).
     """
 
-    def __init__(self, settings: SearchSettings, data: ImageDataModule, out: Path) -> None:
-        self.settings, self.data, self.out = settings, data, out
-        self.space = get_space(settings.space)
-        self.objective = objectives.get(settings.objective)
-
-    def build(self, config: Any) -> torch.nn.Module:
-        return self.space.build(
-            config,
-            in_channels=self.data.in_channels,
-            num_classes=self.data.num_classes,
-            input_size=self.data.input_size,
-        )
+    def __init__(self, plan: TrialPlan, candidates: Candidates, out: Path) -> None:
+        self.plan, self.candidates, self.out = plan, candidates, out
+        self.space = get_space(plan.space)
+        self.scoring = Scoring(objectives.get(plan.selection.objective),
+                               plan.selection.min_accuracy, plan.floor_mode,
+                               plan.selection.floor_confidence)  # fmt: skip
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, ...]:
         try:
             store(trial, worker=worker_id())
             config = self.space.suggest(trial)
-            torch.manual_seed(self.settings.seed + trial.number)
-            model = self.build(config)
+            torch.manual_seed(self.plan.seed + trial.number)
+            model = self.candidates.build(self.space, config)
             cost = self.measure_cost(trial, model)
             return self.evaluate(trial, config, model, cost)
         except KeyboardInterrupt:
@@ -83,25 +84,36 @@ class TrialObjective:
         Raises:
             optuna.TrialPruned: for a network over budget (it is never trained).
         """
-        cost = count_complexity(model, self.data.input_shape)
-        latency = measure_latency(model, self.data.input_shape, threads=LATENCY_THREADS)
-        store(trial, params=cost.params, macs=cost.macs, latency_ms=latency.median_ms,
-              latency_p90_ms=latency.p90_ms)  # fmt: skip
-        over = budget_excess(self.settings, cost.params_millions, cost.gmacs, latency.median_ms)
+        cost = measure_cost(model, self.candidates.input_shape, self.plan.latency_runtime)
+        store(trial, params=round(cost.params_millions * 1e6), macs=round(cost.gmacs * 1e9),
+              latency_ms=cost.latency_ms, latency_p90_ms=cost.latency_p90_ms,
+              latency_runtime=self.plan.latency_runtime)  # fmt: skip
+        over = self.plan.selection.budgets.excess(cost.params_millions, cost.gmacs,
+                                                  cost.latency_ms)  # fmt: skip
         if over is not None:
             store(trial, status=f"over budget, not trained: {over}")
             raise optuna.TrialPruned(over)
-        return Epoch(0.0, cost.params_millions, cost.gmacs, latency.median_ms)
+        return cost
+
+    def finish(self, trial: optuna.Trial, measured: Measured, cost: Epoch) -> tuple[float, ...]:
+        """The objective's values of a measured accuracy, and the floor's constraint."""
+        epoch = Epoch(measured.percent, cost.params_millions, cost.gmacs, cost.latency_ms)
+        constraint = self.scoring.constraint(measured)
+        if constraint is not None:
+            trial.set_constraint("accuracy_floor", constraint)
+        return self.scoring.values(epoch)
 
     def evaluate(
         self, trial: optuna.Trial, config: Any, model: torch.nn.Module, cost: Epoch
     ) -> tuple[float, ...]:
         """Train ``model`` and record its best epoch; the objective's values of that epoch."""
-        s = self.settings
         folder = trial_folder(self.out, trial.number)
-        log_dir = self.out / "logs" / folder.name
-        outcome = train(model, trial=trial, settings=s, objective=self.objective, data=self.data,
-                        cost=cost, folder=folder, log_dir=log_dir)  # fmt: skip
+        prunes = self.plan.prune and self.scoring.objective.prunes
+        outcome = train(model, candidates=self.candidates, epochs=self.plan.epochs,
+                        score=self.scoring.epoch_score, cost=cost, folder=folder,
+                        log_dir=self.out / "logs" / folder.name,
+                        trial=trial if prunes else None, hardware=self.plan.hardware,
+                        worker=self.plan.worker)  # fmt: skip
         store(trial, epochs_trained=len(outcome.epochs), train_seconds=round(outcome.seconds, 2))
         if outcome.failure is not None:
             store(trial, status=f"failed: {outcome.failure}")
@@ -121,6 +133,4 @@ class TrialObjective:
             store(trial, status=f"pruned after epoch {len(outcome.epochs) - 1}")
             raise optuna.TrialPruned(f"Trial {trial.number} pruned.")
         store(trial, status="complete")
-        accuracy = 100.0 * best.val_correct / best.val_images
-        return self.objective.values(dataclasses.replace(cost, accuracy_percent=accuracy),
-                                     s.min_accuracy)  # fmt: skip
+        return self.finish(trial, Measured(best.val_correct, best.val_images), cost)

@@ -63,8 +63,9 @@ class DynamicBatchNorm2d(nn.BatchNorm2d):
     """Batch norm over the first ``num_features`` channels, with those channels' statistics.
 
     In training mode it updates the first entries of the running statistics (a cumulative
-    average when ``momentum`` is ``None``, as :func:`nsearch.classifier.recalibrate_batchnorm`
-    sets it), so re-estimating them for one sub-network leaves the other entries as they were.
+    average when ``momentum`` is ``None``, as
+    :func:`~nsearch.training.batchnorm.recalibrate_batchnorm` sets it), so re-estimating them for
+    one sub-network leaves the other entries as they were.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from nsearch.search_spaces import SearchSpace, distribution_values, get_space
+from nsearch.search_spaces import SearchSpace, distribution_values
 from nsearch.supernet._dynamic import (
     DynamicBatchNorm2d,
     DynamicConv2d,
@@ -18,7 +18,7 @@ from nsearch.supernet._dynamic import (
     to_dynamic,
 )
 
-__all__ = ["MobileNetSupernet", "ResNetSupernet", "Supernet"]
+__all__ = ["Supernet"]
 
 _DYNAMIC = (DynamicConv2d, DynamicBatchNorm2d, DynamicLinear, DynamicSequential)
 Layout = dict[str, tuple[int, ...]]
@@ -47,15 +47,13 @@ class Supernet(nn.Module):
     keys with the prefix ``net.``.
 
     Args:
-        space: a search space with ``largest``, ``smallest`` and countable ``distributions``.
+        space: a search space with a supernet (:attr:`SearchSpace.has_supernet`: ``largest``,
+            ``smallest``, countable ``distributions`` and the ``supernet_lr`` it trains with).
         in_channels, num_classes, input_size: as for the space's ``build``.
 
     Raises:
-        ValueError: if ``space`` lacks ``largest``, ``smallest`` or ``distributions``.
+        ValueError: if ``space`` has no supernet.
     """
-
-    #: The peak learning rate :func:`~nsearch.supernet.train_supernet` uses unless told otherwise.
-    default_lr = 0.1
 
     def __init__(
         self,
@@ -66,9 +64,11 @@ class Supernet(nn.Module):
         input_size: int = 224,
     ) -> None:
         super().__init__()
-        missing = [n for n in ("largest", "smallest", "distributions") if getattr(space, n) is None]
-        if missing:
-            raise ValueError(f"A supernet needs a space with {missing}; {space.name!r} has none.")
+        if not space.has_supernet:
+            raise ValueError(
+                f"The space {space.name!r} has no weight-sharing supernet (it needs `largest`, "
+                "`smallest`, countable `distributions` and a `supernet_lr`)."
+            )
         self.space = space
         self.build_args = {
             "in_channels": in_channels,
@@ -188,36 +188,3 @@ class Supernet(nn.Module):
             }
         )
         return model.to(next(self.parameters()).device).train(self.training)
-
-
-class MobileNetSupernet(Supernet):
-    """The supernet of the stage-wise ``mobilenet`` space (MobileNetV2, width and depth per row).
-
-    Its default peak learning rate, 0.05, did best of 0.025-0.2 (3 epochs over 4,000 embedded
-    images: largest 75.4 %, smallest 73.2 % validation accuracy; the four sub-networks' summed
-    gradients diverge early at 0.1 and above).
-    """
-
-    default_lr = 0.05
-
-    def __init__(
-        self, *, in_channels: int = 3, num_classes: int = 1000, input_size: int = 224
-    ) -> None:
-        super().__init__(get_space("mobilenet"), in_channels=in_channels,
-                         num_classes=num_classes, input_size=input_size)  # fmt: skip
-
-
-class ResNetSupernet(Supernet):
-    """The supernet of the stage-wise ``resnet`` space (basic blocks, width and depth per stage).
-
-    Its default peak learning rate, 0.2, did best of 0.05-0.4 (3 epochs over 4,000 embedded
-    images: largest 65.4 %, smallest 59.1 % validation accuracy).
-    """
-
-    default_lr = 0.2
-
-    def __init__(
-        self, *, in_channels: int = 3, num_classes: int = 1000, input_size: int = 224
-    ) -> None:
-        super().__init__(get_space("resnet"), in_channels=in_channels,
-                         num_classes=num_classes, input_size=input_size)  # fmt: skip

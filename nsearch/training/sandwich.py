@@ -1,4 +1,5 @@
-"""The LightningModule that trains a supernet with the sandwich rule and in-place distillation."""
+"""The LightningModule that trains a supernet: the sandwich rule with in-place distillation, or
+uniform single-path sampling, as its :class:`SupernetRecipe` says."""
 
 from __future__ import annotations
 
@@ -9,65 +10,48 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
-from nsearch.classifier import warmup_cosine
-from nsearch.supernet._evaluate import count_correct, prepare_subnet
-from nsearch.supernet._supernet import Supernet
+from nsearch.supernet import Supernet
+from nsearch.training.schedule import warmup_cosine
+from nsearch.training.subnet_scoring import count_correct, prepare_subnet
+from nsearch.training.supernet_recipe import SupernetRecipe
 
 __all__ = ["SandwichModule"]
 
 
 class SandwichModule(pl.LightningModule):
-    """Train every sub-network of a supernet at once (Yu & Huang 2019; Yu et al. 2020).
+    """Train every sub-network of a supernet at once.
 
-    Each step runs, on the same batch, the largest sub-network (cross-entropy with the labels),
-    then the smallest and ``num_random`` random ones, each learning the largest's predicted
-    class probabilities (detached soft targets: in-place distillation); their gradients add up
-    and one SGD step (Nesterov momentum, as :class:`nsearch.classifier.Classifier`) follows, under
-    a linear warm-up and cosine decay (:func:`nsearch.classifier.warmup_cosine`) over the whole
-    run. The random sub-networks of step ``k`` are drawn from a generator seeded by
-    ``(seed, k)``, so a resumed run draws what an uninterrupted one would.
+    With ``recipe.sampling == "sandwich"`` (Yu & Huang 2019; Yu et al. 2020) each step runs, on
+    the same batch, the largest sub-network (cross-entropy with the labels), then the smallest
+    and ``num_random`` random ones, each learning the largest's predicted class probabilities
+    (detached soft targets: in-place distillation) or, without ``distill``, the labels. With
+    ``"uniform"`` each step runs ``num_random`` random sub-networks on the labels. Their
+    gradients add up (clipped to ``grad_clip`` if set) and one SGD step (Nesterov momentum, as
+    :class:`~nsearch.training.Classifier`) follows, under a linear warm-up and cosine decay
+    (:func:`~nsearch.training.schedule.warmup_cosine`) over the whole run. The random
+    sub-networks of step ``k`` are drawn from a generator seeded by ``(seed, k)``, so a resumed
+    run draws what an uninterrupted one would.
 
     Each validation scores the largest and the smallest sub-networks, extracted with batch-norm
     statistics re-estimated on training batches (:func:`prepare_subnet`), and logs
-    ``val_acc_largest`` and ``val_acc_smallest`` (fractions); ``train_loss`` (the largest's
-    cross-entropy) and ``distill_loss`` (the others' mean) are logged too, and every epoch's
-    figures are kept in :attr:`history`, which checkpoints carry.
+    ``val_acc_largest`` and ``val_acc_smallest`` (fractions); ``train_loss`` (the first
+    sub-network's cross-entropy) and ``distill_loss`` (the others' mean loss) are logged too, and
+    every epoch's figures are kept in :attr:`history`, which checkpoints carry.
 
     Args:
         supernet: the supernet to train (in place).
-        lr: peak learning rate.
-        weight_decay: L2 weight decay.
-        num_random: random sub-networks per step besides the largest and the smallest.
-        seed: seeds the random sub-networks.
-        label_smoothing: of the largest's cross-entropy.
-        warmup_fraction: share of the steps spent warming up, in [0, 1) (see
-            :func:`nsearch.classifier.warmup_cosine`).
-        recalibration_batches: training batches that re-estimate batch-norm statistics before
-            each epoch's validation scores.
-        channels_last: train in ``channels_last`` memory format (converts the supernet).
+        recipe: how; its ``lr`` must be set (:meth:`SupernetRecipe.with_lr`).
     """
 
-    def __init__(
-        self,
-        supernet: Supernet,
-        *,
-        lr: float = 0.1,
-        weight_decay: float = 5e-5,
-        num_random: int = 2,
-        seed: int = 0,
-        label_smoothing: float = 0.0,
-        warmup_fraction: float = 0.25,
-        recalibration_batches: int = 16,
-        channels_last: bool = True,
-    ) -> None:
+    def __init__(self, supernet: Supernet, recipe: SupernetRecipe) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["supernet"])
+        if recipe.lr is None:
+            raise ValueError("The recipe's `lr` must be set: use recipe.with_lr(space lr).")
+        self.save_hyperparameters(recipe.as_dict())
         self.automatic_optimization = False
-        self.lr, self.weight_decay, self.num_random, self.seed = lr, weight_decay, num_random, seed
-        self.label_smoothing, self.warmup_fraction = label_smoothing, warmup_fraction
-        self.recalibration_batches, self.channels_last = recalibration_batches, channels_last
+        self.recipe = recipe
         self.supernet = (
-            supernet.to(memory_format=torch.channels_last) if channels_last else supernet
+            supernet.to(memory_format=torch.channels_last) if recipe.channels_last else supernet
         )
         self.history: list[dict[str, float]] = []
         self.settings: dict[str, Any] = {}  # what made the run; checkpoints carry it
@@ -76,43 +60,55 @@ class SandwichModule(pl.LightningModule):
         self._val: dict[str, float] = {}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.channels_last:
+        if self.recipe.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return self.supernet(x)
 
     def sandwich(self, step: int) -> list[Any]:
-        """The configs of step ``step``: largest, smallest, then ``num_random`` random ones."""
-        rng = random.Random(f"{self.seed}:{step}")
+        """The configs of step ``step``: largest, smallest, then ``num_random`` random ones (or
+        only the random ones, for uniform sampling)."""
+        rng = random.Random(f"{self.recipe.seed}:{step}")
         s = self.supernet
-        return [s.largest, s.smallest, *(s.sample(rng) for _ in range(self.num_random))]
+        drawn = [s.sample(rng) for _ in range(self.recipe.num_random)]
+        return drawn if self.recipe.sampling == "uniform" else [s.largest, s.smallest, *drawn]
+
+    def _loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits, y, label_smoothing=self.recipe.label_smoothing)
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         x, y = batch
         optimizer = self.optimizers()
         schedule = self.lr_schedulers()
         optimizer.zero_grad()  # type: ignore[union-attr]
-        largest, *others = self.sandwich(self.global_step)
-        self.supernet.set_active(largest)
+        first, *others = self.sandwich(self.global_step)
+        self.supernet.set_active(first)
         logits = self(x)
-        loss = F.cross_entropy(logits, y, label_smoothing=self.label_smoothing)
+        loss = self._loss(logits, y)
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"The largest sub-network's loss is {loss.item()}.")
+            raise FloatingPointError(f"The first sub-network's loss is {loss.item()}.")
         self.manual_backward(loss)
+        distill = self.recipe.sampling == "sandwich" and self.recipe.distill
         soft_targets = logits.detach().softmax(1)
-        distill = torch.zeros((), device=loss.device)
+        rest = torch.zeros((), device=loss.device)
         for config in others:
             self.supernet.set_active(config)
-            kd = -(soft_targets * F.log_softmax(self(x), 1)).sum(1).mean()
-            self.manual_backward(kd)
-            distill += kd.detach()
-        self.supernet.set_active(largest)
+            out = self(x)
+            if distill:
+                other = -(soft_targets * F.log_softmax(out, 1)).sum(1).mean()
+            else:
+                other = self._loss(out, y)
+            self.manual_backward(other)
+            rest += other.detach()
+        self.supernet.set_active(self.supernet.largest)
+        if self.recipe.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(self.supernet.parameters(), self.recipe.grad_clip)
         optimizer.step()  # type: ignore[union-attr]
         schedule.step()  # type: ignore[union-attr]
-        distill /= max(1, len(others))
+        rest /= max(1, len(others))
         self.log("train_loss", loss.detach(), prog_bar=True, batch_size=len(y))
-        self.log("distill_loss", distill, prog_bar=True, batch_size=len(y))
+        self.log("distill_loss", rest, prog_bar=True, batch_size=len(y))
         self._sums["train_loss"] += loss.item()
-        self._sums["distill_loss"] += distill.item()
+        self._sums["distill_loss"] += rest.item()
         self._sums["batches"] += 1
         return loss.detach()
 
@@ -122,8 +118,8 @@ class SandwichModule(pl.LightningModule):
             data.train_dataloader() if data is not None else self.trainer.train_dataloader
         )
         self._scored = {
-            name: [prepare_subnet(self.supernet, config, batches, self.recalibration_batches,
-                                  channels_last=self.channels_last), 0, 0]
+            name: [prepare_subnet(self.supernet, config, batches, self.recipe.recalibration_batches,
+                                  channels_last=self.recipe.channels_last), 0, 0]
             for name, config in (("largest", self.supernet.largest),
                                  ("smallest", self.supernet.smallest))
         }  # fmt: skip
@@ -131,7 +127,7 @@ class SandwichModule(pl.LightningModule):
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         x, y = batch
         for entry in self._scored.values():
-            entry[1] += count_correct(entry[0], x, y, channels_last=self.channels_last)
+            entry[1] += count_correct(entry[0], x, y, channels_last=self.recipe.channels_last)
             entry[2] += len(y)
 
     def on_validation_epoch_end(self) -> None:
@@ -162,13 +158,13 @@ class SandwichModule(pl.LightningModule):
     def configure_optimizers(self) -> Any:
         optimizer = torch.optim.SGD(
             self.supernet.parameters(),
-            lr=self.lr,
+            lr=float(self.recipe.lr or 0.0),  # set: checked in __init__
             momentum=0.9,
             nesterov=True,
-            weight_decay=self.weight_decay,
+            weight_decay=self.recipe.weight_decay,
         )
         total = max(1, int(self.trainer.estimated_stepping_batches))
-        fraction = self.warmup_fraction
+        fraction = self.recipe.warmup_fraction
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: warmup_cosine(step, total, warmup_fraction=fraction)
         )

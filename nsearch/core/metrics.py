@@ -21,13 +21,16 @@ interval (Wilson, 1927), in percent, which stays inside [0, 100] and is sound ne
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from statistics import NormalDist
 
 __all__ = [
+    "Measured",
     "difference_interval",
     "information_density",
     "netscore",
     "netscore_latency",
+    "netscore_or_inf",
     "wilson_interval",
 ]
 
@@ -101,6 +104,25 @@ def netscore_latency(accuracy_percent: float, params_millions: float, latency_ms
     return netscore(accuracy_percent, params_millions, latency)
 
 
+def netscore_or_inf(accuracy_percent: float, params_millions: float, cost: float) -> float:
+    """NetScore in dB, or ``-inf`` at 0 % accuracy (the log of 0), as nsearch logs and records it.
+
+    ``cost`` is GMACs for NetScore, or milliseconds for the latency NetScore
+    (:func:`netscore_latency`): the formula is the same. Every place that scores a measured
+    accuracy, which may be 0 after a short training, goes through here.
+
+    Example::
+
+        >>> netscore_or_inf(0.0, 0.5, 0.01)
+        -inf
+        >>> netscore_or_inf(90.0, 0.5, 2.0) == netscore_latency(90.0, 0.5, 2.0)
+        True
+    """
+    if accuracy_percent == 0:
+        return -math.inf
+    return netscore(accuracy_percent, params_millions, cost)
+
+
 def information_density(accuracy_percent: float, params_millions: float) -> float:
     """Accuracy per parameter, in percent per million parameters (Canziani et al., 2016).
 
@@ -170,3 +192,27 @@ def difference_interval(
     lb, ub = wilson_interval(*b, confidence=confidence)
     d = pa - pb
     return d - math.hypot(pa - la, ub - pb), d + math.hypot(ua - pa, pb - lb)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """An accuracy as it was measured: ``correct`` predictions out of ``images``.
+
+    Example::
+
+        >>> m = Measured(3520, 4000)
+        >>> m.percent, [round(x, 2) for x in m.interval]
+        (88.0, [86.96, 88.97])
+    """
+
+    correct: int
+    images: int
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.correct / self.images
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """The Wilson 95 % interval, in percent."""
+        return wilson_interval(self.correct, self.images)

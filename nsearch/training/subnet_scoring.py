@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
 
-from nsearch.classifier import recalibrate_batchnorm
-
-if TYPE_CHECKING:
-    from nsearch.data import ImageDataModule
-    from nsearch.supernet._supernet import Supernet
+from nsearch.supernet import Supernet
+from nsearch.training.batchnorm import recalibrate_batchnorm
 
 __all__ = ["SPLITS", "count_correct", "evaluate_subnet", "fold_batchnorm", "prepare_subnet"]
 
@@ -79,7 +76,7 @@ def count_correct(
 def evaluate_subnet(
     supernet: Supernet,
     config: Any,
-    data: ImageDataModule,
+    data: Any,
     *,
     split: str = "val",
     recalibration_batches: int = 16,

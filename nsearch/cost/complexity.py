@@ -22,8 +22,8 @@ from typing import Any, Literal, Union
 import torch
 from torch import nn
 
-from nsearch._inputs import Call, Example, make_example, run_failure, tensors_in
-from nsearch.architecture import architecture_key, value_key
+from nsearch.cost._inputs import Call, Example, make_example, run_failure, tensors_in
+from nsearch.cost.architecture import architecture_key, value_key
 
 __all__ = [
     "CONVENTIONS",

@@ -1,8 +1,9 @@
 """Parity, measured rather than assumed: does a real runtime reproduce the model's outputs?
 
 ``onnx_parity`` runs an ONNX file with ONNX Runtime; ``program_parity_in_fresh_process`` loads a
-``torch.export`` program in a new Python process that cannot import nsearch. Each compares the
-logits with the model's, image by image, and says how many images get the same class.
+``torch.export`` program, or an ExecuTorch program run by ExecuTorch's runtime, in a new Python
+process that cannot import nsearch. Each compares the logits with the model's, image by image,
+and says how many images get the same class.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from nsearch.deploy import eval_mode, import_optional
+from nsearch.cost.runtimes import eval_mode, import_optional
 
 __all__ = [
     "DEFAULT_ATOL",
     "Parity",
     "compare_logits",
+    "logits_in_fresh_process",
+    "onnx_logits",
     "onnx_parity",
     "program_parity_in_fresh_process",
 ]
@@ -91,6 +94,19 @@ def _check_atol(atol: float) -> None:
         raise ValueError(f"`atol` must be a non-negative number, got {atol!r}.")
 
 
+def onnx_logits(onnx_path: str | Path, images: torch.Tensor) -> torch.Tensor:
+    """The logits of an ONNX file run by ONNX Runtime (CPU) on ``images``, 256 at a time.
+
+    Raises:
+        ImportError: without onnxruntime installed.
+    """
+    ort = import_optional("onnxruntime")
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    chunks = images.detach().cpu().float().split(_CHUNK)
+    return torch.cat([torch.from_numpy(session.run(None, {name: c.numpy()})[0]) for c in chunks])
+
+
 def onnx_parity(
     onnx_path: str | Path,
     reference: nn.Module,
@@ -114,29 +130,68 @@ def onnx_parity(
         ImportError: without onnxruntime installed.
     """
     _check_atol(atol)
-    ort = import_optional("onnxruntime")
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
+    logits = onnx_logits(onnx_path, images)
     chunks = images.detach().cpu().float().split(_CHUNK)
-    logits = torch.cat([torch.from_numpy(session.run(None, {name: c.numpy()})[0]) for c in chunks])
     with eval_mode(reference), torch.inference_mode():
         device = next(iter([*reference.parameters(), *reference.buffers()]), images).device
         expected = torch.cat([reference(c.to(device)).cpu() for c in chunks])
     return compare_logits(logits, expected, atol=atol, runtime="onnxruntime")
 
 
-# Runs in a fresh interpreter: nsearch must not be needed to load and run the program.
-_FRESH_PROCESS = f"""
+# Runs in a fresh interpreter: nsearch must not be needed to load and run the file. A torch.export
+# program runs whole; an ExecuTorch program in chunks of at most its batch bound.
+_FRESH_PROCESS = """
 import sys
 sys.modules["nsearch"] = None
 import torch
-program, images, out = sys.argv[1:4]
-module = torch.export.load(program).module()
+kind, path, images, out, chunk = sys.argv[1:6]
+chunk = int(chunk)
 images = torch.load(images, weights_only=True)
+if kind == "executorch":
+    from executorch.runtime import Runtime
+    program = Runtime.get().load_program(path)
+    method = program.load_method("forward")
+    run = lambda x: method.execute([x.contiguous()])[0]
+else:
+    run = torch.export.load(path).module()
 with torch.inference_mode():
-    logits = torch.cat([module(chunk) for chunk in images.split({_CHUNK})])
+    logits = torch.cat([run(part) for part in images.split(chunk)])
 torch.save(logits, out)
 """
+_RUNTIMES = {"torch.export": "torch.export (fresh process)",
+             "executorch": "executorch (XNNPACK, fresh process)"}  # fmt: skip
+
+
+def logits_in_fresh_process(
+    path: str | Path, images: torch.Tensor, *, kind: str = "torch.export", chunk: int = _CHUNK,
+    timeout: float = 300.0,
+) -> torch.Tensor:  # fmt: skip
+    """Run a ``torch.export`` program (``kind="torch.export"``) or an ExecuTorch program
+    (``kind="executorch"``) on ``images`` in a new Python process that cannot import nsearch,
+    ``chunk`` images at a time; its logits.
+
+    Raises:
+        FileNotFoundError: if there is no file at ``path``.
+        RuntimeError: if the process fails; the message ends with its last error line.
+    """
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise FileNotFoundError(f"`path` must be a file, got {str(path)!r}.")
+    with tempfile.TemporaryDirectory(prefix="nsearch-parity-") as folder:
+        images_path, logits_path = Path(folder) / "images.pt", Path(folder) / "logits.pt"
+        torch.save(images.detach().cpu().float().contiguous(), images_path)
+        command = [sys.executable, "-c", _FRESH_PROCESS, kind, str(path), str(images_path),
+                   str(logits_path), str(chunk)]  # fmt: skip
+        done = subprocess.run(command, cwd=folder, capture_output=True, text=True,
+                              timeout=timeout)  # fmt: skip
+        if done.returncode != 0:
+            lines = done.stderr.strip().splitlines() or ["(no output)"]
+            raise RuntimeError(
+                f"Running {str(path)!r} in a fresh process failed with exit status "
+                f"{done.returncode}: {lines[-1]}"
+            )
+        logits: torch.Tensor = torch.load(logits_path, weights_only=True)
+        return logits
 
 
 def program_parity_in_fresh_process(
@@ -145,17 +200,12 @@ def program_parity_in_fresh_process(
     reference_logits: torch.Tensor,
     *,
     atol: float = DEFAULT_ATOL,
-    timeout: float = 300.0,
+    kind: str = "torch.export",
+    chunk: int = _CHUNK,
 ) -> Parity:
-    """Load a ``torch.export`` program in a new Python process that cannot import nsearch, run it
-    on ``images`` and compare with ``reference_logits``.
-
-    Args:
-        program_path: a file written by ``export_program``.
-        images: float images, ``N x C x H x W`` (passed to the process in a temporary file).
-        reference_logits: the reference model's logits for ``images``.
-        atol: the largest absolute difference between logits that counts as the same.
-        timeout: seconds the process may take.
+    """Load a ``torch.export`` program (or, with ``kind="executorch"``, an ExecuTorch program) in
+    a new Python process that cannot import nsearch, run it on ``images`` and compare with
+    ``reference_logits``.
 
     Raises:
         ValueError: if ``atol`` is negative.
@@ -163,27 +213,5 @@ def program_parity_in_fresh_process(
         RuntimeError: if the process fails; the message ends with its last error line.
     """
     _check_atol(atol)
-    program_path = Path(program_path).resolve()
-    if not program_path.is_file():
-        raise FileNotFoundError(f"`program_path` must be a file, got {str(program_path)!r}.")
-    with tempfile.TemporaryDirectory(prefix="nsearch-parity-") as folder:
-        images_path, logits_path = Path(folder) / "images.pt", Path(folder) / "logits.pt"
-        torch.save(images.detach().cpu().float().contiguous(), images_path)
-        command = [sys.executable, "-c", _FRESH_PROCESS, str(program_path), str(images_path)]
-        done = subprocess.run(
-            [*command, str(logits_path)],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        if done.returncode != 0:
-            lines = done.stderr.strip().splitlines() or ["(no output)"]
-            raise RuntimeError(
-                f"Running {str(program_path)!r} in a fresh process failed with exit status "
-                f"{done.returncode}: {lines[-1]}"
-            )
-        logits = torch.load(logits_path, weights_only=True)
-    return compare_logits(
-        logits, reference_logits, atol=atol, runtime="torch.export (fresh process)"
-    )
+    logits = logits_in_fresh_process(program_path, images, kind=kind, chunk=chunk)
+    return compare_logits(logits, reference_logits, atol=atol, runtime=_RUNTIMES[kind])

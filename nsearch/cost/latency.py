@@ -1,77 +1,44 @@
-"""Measured inference latency of a network on this machine, cached by architecture.
+"""Measured inference latency of a network on this machine, in the runtime that will run it,
+cached by architecture.
 
-The measurement follows ``torch.utils.benchmark.Timer.blocked_autorange``: a fixed thread count
-for the whole measurement (restored afterwards), a warm-up, then blocks of calls whose size is
-grown by tenfolds until the timer's own cost is under 0.1 % of a block and a block lasts at least
-``min_run_time / 1000``; blocks are timed until ``min_run_time`` seconds have been measured and at
-least 5 blocks exist. Statistics are over the blocks' time per call, in milliseconds, for one call
-at ``batch_size``.
+Three runtimes (:data:`RUNTIMES`): eager PyTorch, ONNX Runtime (the network exported to ONNX),
+and ExecuTorch with the XNNPACK backend (the network lowered to a ``.pte``, as on a phone or a
+board). For networks this small, eager PyTorch at batch 1 is mostly per-operator overhead; the
+exported runtimes time the network the device would run. The timing itself is
+:func:`~nsearch.cost.timing.time_call` (``blocked_autorange``'s method), with a fixed thread
+count for the whole measurement (restored afterwards).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import statistics
 import tempfile
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from nsearch.complexity import architecture_key
-from nsearch.machine import machine_description
+from nsearch.cost.architecture import architecture_key
+from nsearch.cost.runtimes import (
+    executorch_method,
+    export_executorch,
+    export_onnx,
+    import_optional,
+)
+from nsearch.cost.timing import MIN_BLOCKS, Latency, time_call
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RUNTIMES", "Latency", "clear_cache", "machine_description", "measure_latency"]
+__all__ = ["MIN_BLOCKS", "RUNTIMES", "Latency", "clear_cache", "measure_file_latency",
+           "measure_latency"]  # fmt: skip
 
-RUNTIMES: tuple[str, ...] = ("torch", "onnxruntime")
-MIN_BLOCKS = 5
-_WARMUP_CALLS = 2
-_WARMUP_FRACTION = 0.25  # of min_run_time, spent calling the model before anything is timed
-_MAX_OVERHEAD = 1e-3  # the timer's cost relative to a block
+RUNTIMES: tuple[str, ...] = ("torch", "onnxruntime", "executorch")
 _CACHE_SIZE = 256
 _cache: OrderedDict[str, Latency] = OrderedDict()
-
-
-@dataclass(frozen=True)
-class Latency:
-    """How long one call of a network takes, measured on this machine.
-
-    Attributes:
-        median_ms: median time of one call at ``batch_size``, in milliseconds.
-        p90_ms: 90th percentile of the time per call, in milliseconds.
-        iqr_ms: interquartile range (75th minus 25th percentile) of the time per call, in ms.
-        runs: the number of timed calls (warm-up excluded).
-        blocks: the number of timed blocks; each block's time per call is one sample.
-        runtime: ``"torch"`` or ``"onnxruntime"``.
-        threads: the intra-op thread count during the measurement.
-        batch_size: inputs per call.
-        input_shape: the shape of one input, without the batch dimension.
-        machine: the CPU it ran on, from ``machine_description()``.
-    """
-
-    median_ms: float
-    p90_ms: float
-    iqr_ms: float
-    runs: int
-    blocks: int
-    runtime: str
-    threads: int
-    batch_size: int
-    input_shape: tuple[int, ...]
-    machine: str
-
-    @property
-    def per_image_ms(self) -> float:
-        """Median time per input: ``median_ms / batch_size``."""
-        return self.median_ms / self.batch_size
 
 
 def clear_cache() -> None:
@@ -128,63 +95,36 @@ def _torch_call(model: nn.Module, batch: torch.Tensor) -> Callable[[], Any]:
     return lambda: model(batch)
 
 
-def _onnxruntime_call(model: nn.Module, batch: torch.Tensor, threads: int) -> Callable[[], Any]:
-    try:
-        import onnxruntime as ort
-    except ImportError as error:
-        raise ImportError(
-            "`runtime='onnxruntime'` needs onnx, onnxscript and onnxruntime: "
-            "pip install 'nsearch[deploy]'."
-        ) from error
-    from nsearch.deploy import export_onnx
-
+def _onnxruntime_file_call(path: Path, batch: torch.Tensor, threads: int) -> Callable[[], Any]:
+    ort = import_optional("onnxruntime")
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    with tempfile.TemporaryDirectory(prefix="nsearch-latency-") as folder:
-        path = export_onnx(model, batch.cpu(), Path(folder) / "model.onnx")
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     feed = {session.get_inputs()[0].name: batch.cpu().numpy()}
     return lambda: session.run(None, feed)
 
 
-def _measure(call: Callable[[], Any], min_run_time: float) -> tuple[int, list[float]]:
-    """Warm up, choose a block size, and time blocks of calls.
+def _executorch_file_call(path: Path, batch: torch.Tensor, threads: int) -> Callable[[], Any]:
+    forward = executorch_method(path, threads)
+    return lambda: forward(batch)
 
-    Returns:
-        The block size (calls per block) and each block's time in seconds.
-    """
-    timer = time.perf_counter
-    start = timer()
-    calls, last = 0, 0.0
-    while calls < _WARMUP_CALLS or timer() - start < _WARMUP_FRACTION * min_run_time:
-        begin = timer()
-        call()
-        last = timer() - begin
-        calls += 1
-    empty = []
-    for _ in range(5):
-        begin = timer()
-        empty.append(timer() - begin)
-    overhead = statistics.median(empty)
-    last = max(last, 1e-9)
-    number = 1  # grow as blocked_autorange does, from the last warm-up call's time
-    while (
-        number * last < max(overhead / _MAX_OVERHEAD, min_run_time / 1000)
-        and number * last * 10 <= min_run_time
-        and number < 10**9
-    ):
-        number *= 10
-    times: list[float] = []
-    total = 0.0
-    while total < min_run_time or len(times) < MIN_BLOCKS:
-        begin = timer()
-        for _ in range(number):
-            call()
-        times.append(timer() - begin)
-        total += times[-1]
-    return number, times
+
+_FILE_CALLS = {"onnxruntime": _onnxruntime_file_call, "executorch": _executorch_file_call}
+
+
+def _runtime_call(runtime: str, model: nn.Module, batch: torch.Tensor, threads: int,
+                  folder: Path) -> Callable[[], Any]:  # fmt: skip
+    """A call of ``model`` on ``batch`` in ``runtime`` (exported into ``folder`` first)."""
+    if runtime == "torch":
+        return _torch_call(model, batch)
+    if runtime == "onnxruntime":
+        path = export_onnx(model, batch.cpu(), folder / "model.onnx")
+    else:
+        path = export_executorch(model, batch.cpu(), folder / "model.pte",
+                                 max_batch=max(2, len(batch)))  # fmt: skip
+    return _FILE_CALLS[runtime](path, batch, threads)
 
 
 def measure_latency(
@@ -201,17 +141,20 @@ def measure_latency(
 
     The model runs in eval mode under ``torch.inference_mode`` (no autograd); afterwards every
     module's train/eval flag and torch's thread count are what they were, whatever happens.
-    With ``runtime="onnxruntime"`` the model is exported to ONNX (``nsearch.deploy.export_onnx``,
-    a few seconds) and ``InferenceSession.run`` is timed, with ``intra_op_num_threads=threads``,
-    one inter-op thread and sequential execution. A small network (1 ms a call) takes about
-    ``1.25 * min_run_time`` seconds to measure.
+    With ``runtime="executorch"`` the model is exported and lowered to XNNPACK
+    (:func:`~nsearch.cost.runtimes.export_executorch`, 20-40 s on two cores) and run by
+    ExecuTorch's runtime, whose thread pool is set once per process. With
+    ``runtime="onnxruntime"`` the model is exported to ONNX
+    (:func:`~nsearch.cost.runtimes.export_onnx`, a few seconds) and ``InferenceSession.run`` is
+    timed, with ``intra_op_num_threads=threads``, one inter-op thread and sequential execution. A
+    small network (1 ms a call) takes about ``1.25 * min_run_time`` seconds to measure.
 
     Args:
         model: any ``nn.Module`` that takes one tensor.
         inputs: the shape of one input without the batch dimension, e.g. ``(1, 28, 28)`` (random
             values in [0, 1], in the model's dtype and on its device), or an example input
             without the batch dimension, repeated ``batch_size`` times.
-        runtime: ``"torch"`` or ``"onnxruntime"``.
+        runtime: ``"torch"``, ``"onnxruntime"`` or ``"executorch"``.
         threads: intra-op threads during the measurement; ``None`` keeps torch's current count.
         batch_size: inputs per call.
         min_run_time: seconds of timed calls at least (warm-up not included).
@@ -232,9 +175,9 @@ def measure_latency(
     """
     _check(runtime, threads, batch_size, min_run_time)
     batch = _example_batch(model, inputs, batch_size)
-    if runtime == "onnxruntime" and batch.device.type != "cpu":
+    if runtime != "torch" and batch.device.type != "cpu":
         raise ValueError(
-            f"`runtime='onnxruntime'` times CPU execution: move the model to the CPU, got it on "
+            f"`runtime={runtime!r}` times CPU execution: move the model to the CPU, got it on "
             f"{batch.device}."
         )
     threads = torch.get_num_threads() if threads is None else threads
@@ -251,33 +194,50 @@ def measure_latency(
     try:
         torch.set_num_threads(threads)
         model.eval()
-        if runtime == "torch":
-            call = _torch_call(model, batch)
-        else:  # export outside inference mode: torch.export traces with autograd's knowledge
-            call = _onnxruntime_call(model, batch, threads)
-        with torch.inference_mode():
-            number, times = _measure(call, min_run_time)
+        with tempfile.TemporaryDirectory(prefix="nsearch-latency-") as folder:
+            # export outside inference mode: torch.export traces with autograd's knowledge
+            call = _runtime_call(runtime, model, batch, threads, Path(folder))
+            with torch.inference_mode():
+                result = time_call(call, min_run_time, runtime=runtime, threads=threads,
+                                   batch_size=batch_size, input_shape=shape)  # fmt: skip
     finally:
         torch.set_num_threads(previous_threads)
         for module, training in flags.items():
             module.training = training
-    per_call = [1000 * t / number for t in times]
-    quartiles = statistics.quantiles(per_call, n=4, method="inclusive")
-    result = Latency(
-        median_ms=statistics.median(per_call),
-        p90_ms=statistics.quantiles(per_call, n=10, method="inclusive")[8],
-        iqr_ms=quartiles[2] - quartiles[0],
-        runs=number * len(times),
-        blocks=len(times),
-        runtime=runtime,
-        threads=threads,
-        batch_size=batch_size,
-        input_shape=shape,
-        machine=machine_description(),
-    )
     log.debug("Latency of %s: %s", type(model).__name__, result)
     if cache:
         _cache[key] = result
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
     return result
+
+
+def measure_file_latency(
+    path: str | Path,
+    input_shape: Sequence[int],
+    *,
+    runtime: str,
+    threads: int = 1,
+    batch_size: int = 1,
+    min_run_time: float = 0.2,
+) -> Latency:
+    """Measure a model file in its runtime: an ONNX file in ONNX Runtime, a ``.pte`` in
+    ExecuTorch (an int8 one, say), as :func:`measure_latency` measures a network.
+
+    Raises:
+        ValueError: if an argument is not allowed, or ``runtime`` is ``"torch"``.
+        ImportError: without the runtime installed.
+    """
+    _check(runtime, threads, batch_size, min_run_time)
+    if runtime not in _FILE_CALLS:
+        raise ValueError(f"`runtime` can be {', '.join(_FILE_CALLS)} for a file, got {runtime!r}.")
+    shape = tuple(input_shape)
+    batch = torch.rand((batch_size, *shape), generator=torch.Generator().manual_seed(0))
+    previous_threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads)
+        call = _FILE_CALLS[runtime](Path(path), batch, threads)
+        return time_call(call, min_run_time, runtime=runtime, threads=threads,
+                         batch_size=batch_size, input_shape=shape)  # fmt: skip
+    finally:
+        torch.set_num_threads(previous_threads)

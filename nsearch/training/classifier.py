@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-from itertools import islice
 from typing import Any
 
 import pytorch_lightning as pl
@@ -11,58 +9,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["Classifier", "recalibrate_batchnorm", "warmup_cosine"]
+from nsearch.training.batchnorm import recalibrate_batchnorm
+from nsearch.training.schedule import warmup_cosine
 
-
-def warmup_cosine(step: int, total_steps: int, *, warmup_fraction: float = 0.25,
-                  start: float = 0.04) -> float:  # fmt: skip
-    """The learning-rate factor at ``step`` of ``total_steps``: a linear warm-up from ``start``
-    over the first ``warmup_fraction`` of the steps, then a cosine decay to 0.
-
-    One cycle over the whole run, like ``OneCycleLR``, but defined for any number of steps from
-    1 (``OneCycleLR`` divides by zero when the warm-up rounds to one step).
-
-    Example::
-
-        >>> [round(warmup_cosine(s, 4), 2) for s in range(4)]
-        [0.04, 1.0, 0.75, 0.25]
-    """
-    total = max(1, total_steps)
-    warmup = int(total * warmup_fraction)
-    if step < warmup:
-        return start + (1.0 - start) * step / warmup
-    progress = (step - warmup) / max(1, total - warmup)
-    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-
-@torch.no_grad()
-def recalibrate_batchnorm(model: nn.Module, batches: Any, max_batches: int) -> None:
-    """Re-estimate BatchNorm running statistics from ``max_batches`` training batches.
-
-    Short training leaves running statistics that lag behind the weights, and eval-mode accuracy
-    can then sit near chance while training accuracy is fine. This resets them and takes an exact
-    average (``momentum=None``) over fresh batches; the train/eval flags come back as they were.
-    """
-    norms: list[Any] = [
-        m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
-    ]
-    if not norms or max_batches <= 0:
-        return
-    flags = {m: m.training for m in model.modules()}
-    momenta = [m.momentum for m in norms]
-    try:
-        model.train()
-        for m in norms:
-            m.reset_running_stats()
-            m.momentum = None
-        device = next(model.parameters()).device
-        for x, _ in islice(batches, max_batches):
-            model(x.to(device, non_blocking=True))
-    finally:
-        for m, momentum in zip(norms, momenta):
-            m.momentum = momentum
-        for m, training in flags.items():
-            m.training = training
+__all__ = ["Classifier"]
 
 
 class Classifier(pl.LightningModule):

@@ -7,17 +7,16 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 
-from nsearch.supernet._sandwich import SandwichModule
-from nsearch.supernet._supernet import Supernet
-
-if TYPE_CHECKING:
-    from nsearch.data import ImageDataModule
+from nsearch.supernet import Supernet
+from nsearch.training.hardware import Hardware
+from nsearch.training.sandwich import SandwichModule
+from nsearch.training.supernet_recipe import SupernetRecipe
 
 __all__ = ["EpochRecord", "SupernetTraining", "train_supernet"]
 
@@ -62,72 +61,50 @@ def _records(history: list[dict[str, float]]) -> tuple[EpochRecord, ...]:
 
 def train_supernet(
     supernet: Supernet,
-    data: ImageDataModule,
+    data: Any,
     *,
     epochs: int,
-    lr: float | None = None,
-    weight_decay: float = 5e-5,
-    seed: int = 0,
-    num_random: int = 2,
-    label_smoothing: float = 0.0,
-    warmup_fraction: float = 0.25,
-    recalibration_batches: int = 16,
-    channels_last: bool = True,
+    recipe: SupernetRecipe | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
-    accelerator: str = "auto",
+    hardware: Hardware | None = None,
     progress: bool = True,
 ) -> SupernetTraining:
-    """Train ``supernet`` in place with the sandwich rule and in-place distillation.
+    """Train ``supernet`` in place by ``recipe`` (:class:`SupernetRecipe`; by default the sandwich
+    rule with in-place distillation, at the space's ``supernet_lr``).
 
-    See :class:`SandwichModule` for the recipe. With ``checkpoint`` (a file path), the trained
-    weights are saved there with the settings that made them, and a later call with the same
-    path loads them instead of training again; while training, the state after each epoch is
-    kept beside it (``<checkpoint>.partial.ckpt``), so an interrupted run resumes at its last
-    finished epoch. Lightning picks a GPU where there is one (``accelerator="auto"``). The
-    supernet is left in train mode (and in ``channels_last`` format if asked), on the CPU or the
-    device it trained on.
+    With ``checkpoint`` (a file path), the trained weights are saved there with the settings
+    that made them, and a later call with the same path loads them instead of training again;
+    while training, the state after each epoch is kept beside it (``<checkpoint>.partial.ckpt``),
+    so an interrupted run resumes at its last finished epoch. ``hardware`` (by default the
+    CPU or the first GPU, ``accelerator="auto"``) places the Trainer. The supernet is left in
+    train mode (and in ``channels_last`` format if asked), on the device it trained on.
 
     Args:
-        supernet: the supernet to train, e.g. ``get_space("mobilenet").supernet(...)``.
-        data: the training and validation images.
+        supernet: the supernet to train, e.g. ``Supernet(get_space("mobilenet"), ...)``.
+        data: a LightningDataModule of the training and validation images.
         epochs: passes over the training data, >= 1.
-        lr: peak learning rate; ``None`` takes the supernet's ``default_lr``.
-        weight_decay, seed, num_random, label_smoothing, warmup_fraction,
-            recalibration_batches, channels_last: see :class:`SandwichModule`.
+        recipe: how to train it.
         checkpoint: where to save (and look for) the trained weights.
-        accelerator: Lightning's accelerator.
+        hardware: accelerator, devices and precision.
         progress: show Lightning's progress bar and model summary.
 
     Raises:
         ValueError: on a setting out of range, or a checkpoint made with other settings.
     """
-    lr = supernet.default_lr if lr is None else lr
-    for name, value, ok, allowed in (
-        ("epochs", epochs, isinstance(epochs, int) and epochs >= 1, "an integer >= 1"),
-        ("lr", lr, lr > 0, "a positive number"),
-        ("num_random", num_random, isinstance(num_random, int) and num_random >= 0,
-         "an integer >= 0"),
-        ("warmup_fraction", warmup_fraction, 0 <= warmup_fraction < 1, "in [0, 1)"),
-    ):  # fmt: skip
-        if not ok:
-            raise ValueError(f"`{name}` must be {allowed}, got {value!r}.")
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"`epochs` must be an integer >= 1, got {epochs!r}.")
+    space_lr = supernet.space.supernet_lr
+    assert space_lr is not None, "a Supernet's space has a supernet_lr"
+    recipe = (recipe or SupernetRecipe()).with_lr(space_lr)
+    hardware = hardware or Hardware()
     start = time.perf_counter()
-    hparams: dict[str, Any] = {
-        "lr": lr,
-        "weight_decay": weight_decay,
-        "num_random": num_random,
-        "seed": seed,
-        "label_smoothing": label_smoothing,
-        "warmup_fraction": warmup_fraction,
-        "recalibration_batches": recalibration_batches,
-        "channels_last": channels_last,
-    }
     settings = {
         "space": supernet.space.name,
         **supernet.build_args,
         "epochs": epochs,
         "train_batches": len(data.train_dataloader()),
-        **hparams,
+        **recipe.as_dict(),
+        "precision": hardware.precision,
     }
     path = Path(checkpoint) if checkpoint is not None else None
     if path is not None and path.is_file():
@@ -137,7 +114,7 @@ def train_supernet(
         return SupernetTraining(epochs, int(saved["steps"]), time.perf_counter() - start, True,
                                 history, path)  # fmt: skip
 
-    module = SandwichModule(supernet.train(), **hparams)
+    module = SandwichModule(supernet.train(), recipe)
     callbacks: list[pl.Callback] = []
     partial = None
     if path is not None:
@@ -156,8 +133,7 @@ def train_supernet(
         module.settings = settings
     trainer = pl.Trainer(
         max_epochs=epochs,
-        accelerator=accelerator,
-        devices=1,
+        **hardware.trainer_kwargs(),
         logger=False,
         callbacks=callbacks,
         enable_checkpointing=path is not None,

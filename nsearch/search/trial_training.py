@@ -1,0 +1,147 @@
+"""Training one candidate with Lightning: the callbacks, the checkpoint of its best epoch, and what
+each validation epoch measured.
+
+One number decides everything about epochs: the trial's score of an epoch (see
+:class:`~nsearch.search.objectives.Scoring`), logged as ``search_score``. The checkpoint keeps the
+epoch of the highest score, pruning reports it, and the trial's result is that epoch's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytorch_lightning as pl
+import torch
+
+from nsearch.callbacks import NetScoreCallback, OptunaPruning
+from nsearch.search.candidates import Candidates
+from nsearch.search.objectives import Epoch
+from nsearch.training.hardware import Hardware
+from nsearch.training.lightning import interrupts_as_keyboard_interrupt, quiet_lightning
+
+__all__ = ["SCORE", "EpochResult", "TrainingOutcome", "train"]
+
+SCORE = "search_score"
+
+
+@dataclass(frozen=True)
+class EpochResult:
+    """One validation epoch: its index, correct predictions of how many, and its score."""
+
+    epoch: int
+    val_correct: int
+    val_images: int
+    score: float
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    """What a fit left: every validation epoch, the best epoch's checkpoint, the time it took,
+    whether the pruner stopped it before its last epoch, and why it failed (a NaN loss), if it
+    did."""
+
+    epochs: list[EpochResult]
+    checkpoint: Path | None
+    seconds: float
+    pruned: bool = False
+    failure: str | None = None
+
+    @property
+    def best(self) -> EpochResult | None:
+        return max(self.epochs, key=lambda e: e.score, default=None)
+
+
+def _accuracy(metrics: dict[str, Any]) -> float:
+    """The module's logged validation accuracy, a fraction.
+
+    Raises:
+        ValueError: if the module logged no ``val_acc``, naming the keys it did log.
+    """
+    if "val_acc" not in metrics:
+        raise ValueError(
+            "The training module must log `val_acc` (the validation accuracy, a fraction) from "
+            f"its validation step; it logged: {', '.join(sorted(metrics)) or 'nothing'}."
+        )
+    return float(metrics["val_acc"])
+
+
+@dataclass
+class _ScoreEpochs(pl.Callback):
+    """Logs the trial's score of each validation epoch and keeps every epoch's result."""
+
+    score: Callable[[Epoch], float]
+    cost: Epoch  # the network's params, MACs and latency (its accuracy is filled per epoch)
+    val_images: int
+    epochs: list[EpochResult] = field(default_factory=list)
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        correct = round(_accuracy(trainer.callback_metrics) * self.val_images)
+        epoch = dataclasses.replace(self.cost, accuracy_percent=100.0 * correct / self.val_images)
+        score = self.score(epoch)
+        pl_module.log(SCORE, score, on_epoch=True)
+        self.epochs.append(EpochResult(trainer.current_epoch, correct, self.val_images, score))
+
+
+def train(
+    model: torch.nn.Module,
+    *,
+    candidates: Candidates,
+    epochs: int,
+    score: Callable[[Epoch], float],
+    cost: Epoch,
+    folder: Path,
+    log_dir: Path,
+    trial: optuna.Trial | None = None,
+    hardware: Hardware | None = None,
+    worker: int = 0,
+) -> TrainingOutcome:
+    """Train ``model`` with the candidates' recipe for up to ``epochs`` epochs, keeping its best
+    epoch's checkpoint in ``folder/best.ckpt``; report each epoch's ``score`` to ``trial``'s
+    pruner, where a trial is given. ``cost`` holds the network's params, MACs and latency that
+    each epoch is scored with.
+
+    A loss that turns NaN or infinite ends the fit; the outcome says so in ``failure``.
+
+    Raises:
+        KeyboardInterrupt: on Ctrl-C (Lightning's graceful shutdown, turned back).
+        ValueError: if the training module logs no ``val_acc``.
+    """
+    scores = _ScoreEpochs(score, cost, candidates.val_images)
+    checkpoint = pl.callbacks.ModelCheckpoint(
+        dirpath=folder, filename="best", monitor=SCORE, mode="max", save_top_k=1
+    )
+    callbacks: list[Any] = [NetScoreCallback(input_shape=candidates.input_shape), scores,
+                            checkpoint]  # fmt: skip
+    if trial is not None:
+        callbacks.append(OptunaPruning(trial, monitor=SCORE))
+    start = time.perf_counter()
+    pruned, failure = False, None
+    try:
+        with quiet_lightning(), interrupts_as_keyboard_interrupt():
+            trainer = pl.Trainer(
+                max_epochs=epochs,
+                **(hardware or Hardware()).trainer_kwargs(worker),
+                callbacks=callbacks,
+                logger=pl.loggers.CSVLogger(log_dir.parent, name=log_dir.name, version=""),
+                enable_progress_bar=False,
+                enable_model_summary=False,
+                num_sanity_val_steps=0,
+                log_every_n_steps=10,
+            )
+            trainer.fit(candidates.module(model), datamodule=candidates.data)
+    except optuna.TrialPruned:
+        # A trial stopped after its last epoch has trained fully: it is complete.
+        pruned = len(scores.epochs) < epochs
+    except FloatingPointError as error:
+        failure = str(error)
+    path = Path(checkpoint.best_model_path) if checkpoint.best_model_path else None
+    seconds = time.perf_counter() - start
+    return TrainingOutcome(scores.epochs, path, seconds, pruned, failure)

@@ -1,0 +1,102 @@
+"""The files for a device: an ExecuTorch program checked in its runtime, and int8 models with their
+accuracy, agreement, size and latency, on one tiny network."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from nsearch.core.metrics import Measured
+from nsearch.deployment import InputSpec, LabelledImages, ModelDescription, write_bundle
+
+pytest.importorskip("executorch")
+pytest.importorskip("onnxruntime")
+
+SHAPE = (1, 28, 28)
+
+
+def tiny_cnn() -> nn.Module:
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10),
+    )  # fmt: skip
+    with torch.no_grad():  # settled statistics, so that eval-mode logits differ between images
+        for _ in range(3):
+            net.train()(torch.rand(32, *SHAPE))
+    return net.eval()
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    model = tiny_cnn()
+    generator = torch.Generator().manual_seed(1)
+    images = torch.rand(96, *SHAPE, generator=generator)
+    with torch.no_grad():  # labels the model mostly gets right, so accuracy means something
+        labels = model((images - 0.5) / 0.25).argmax(1)
+    labels[::10] = (labels[::10] + 1) % 10
+    description = ModelDescription(
+        space="test", architecture={}, architecture_text="a tiny CNN", trial=0,
+        weights="random", input=InputSpec(SHAPE, (0.5,), (0.25,)),
+        classes=tuple(str(i) for i in range(10)), params=1, macs=1,
+        test=Measured(int((model((images - 0.5) / 0.25).argmax(1) == labels).sum()), 96),
+    )  # fmt: skip
+    return write_bundle(model, tmp_path_factory.mktemp("bundle"), description,
+                        LabelledImages(images, labels), quantize="int8",
+                        calibration=torch.rand(64, *SHAPE, generator=generator),
+                        max_batch=16)  # fmt: skip
+
+
+def test_the_executorch_program_matches_the_model_at_any_batch_up_to_its_bound(bundle) -> None:
+    (parity,) = [p for p in bundle.description.parities if p.runtime.startswith("executorch")]
+    assert parity.n_images == 96 and parity.same_class == 96 and parity.max_abs_diff <= 1e-3
+    from nsearch.cost.runtimes import executorch_method
+
+    forward = executorch_method(bundle.executorch, threads=1)
+    program = torch.export.load(bundle.program).module()
+    for batch in (1, 5, 16):
+        images = torch.rand(batch, *SHAPE)
+        torch.testing.assert_close(forward(images), program(images), rtol=1e-4, atol=1e-4)
+    with pytest.raises(RuntimeError):
+        forward(torch.rand(17, *SHAPE))  # over the stated bound
+    config = json.loads(bundle.config.read_text())
+    assert config["input"]["max_batch_executorch"] == 16
+    assert {"torch", "onnxruntime", "executorch"} == set(config["latency_ms_batch1"])
+
+
+def test_int8_models_are_tested_against_fp32_and_stated_in_config_and_card(bundle) -> None:
+    results = {r.file: r for r in bundle.description.int8}
+    assert set(results) == {"model-int8.pte", "model-int8.onnx"}
+    for name, r in results.items():
+        assert (bundle.folder / name).is_file()
+        assert r.test.images == 96 and 0 <= r.agreement <= 96
+        assert r.agreement >= 80  # int8 keeps nearly every fp32 decision of this network
+        assert r.file_bytes == (bundle.folder / name).stat().st_size
+        assert r.latency is not None and r.latency.median_ms > 0 and r.latency.runtime == r.runtime
+        low, high = r.difference_ci95_points
+        assert low <= r.test.percent - bundle.description.test.percent <= high
+    config = json.loads(bundle.config.read_text())["int8"]
+    assert set(config) == set(results)
+    for entry in config.values():
+        for key in ("test_accuracy_percent", "test_accuracy_ci95_percent",
+                    "top1_agreement_with_fp32_percent", "file_bytes", "size_ratio_to_fp32",
+                    "latency_ms_batch1", "test_accuracy_difference_ci95_points"):  # fmt: skip
+            assert entry[key] is not None, key
+    card = bundle.card.read_text()
+    assert "## fp32 and int8" in card and "told apart from fp32's" in card
+    assert "| model-int8.pte | executorch |" in card and "| model.pte | executorch |" in card
+
+
+def test_unknown_scheme_and_missing_calibration_are_refused(tmp_path: Path) -> None:
+    description = ModelDescription("t", {}, "", 0, "", InputSpec(SHAPE, (0.5,), (0.25,)),
+                                   ("a", "b"), 1, 1, None)  # fmt: skip
+    test = LabelledImages(torch.rand(2, *SHAPE), torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match="`quantize` can be int8 or None, got 'int4'"):
+        write_bundle(tiny_cnn(), tmp_path, description, test, quantize="int4")
+    with pytest.raises(ValueError, match="int8 quantization needs calibration images"):
+        write_bundle(tiny_cnn(), tmp_path, description, test, quantize="int8")
