@@ -1,13 +1,22 @@
 """Does the search earn its name? nsearch against random search, NSGA-II and hand scaling.
 
-Every method gets the same budget of training epochs (the epochs the hand-scaled family needs),
-on the same space family, data, recipe and seeds:
+Every method gets the same budget of training epochs (``--epoch-budget``, 60 by default: 20
+trials of 3 epochs), on the same space family, data, recipe and seeds:
 
-- ``nsearch``: nsearch's default strategy (its default settings, objective ``netscore``);
+- ``nsearch``: nsearch's default strategy (its default settings, objective ``netscore``, the
+  floor as a constraint);
+- ``nsearch-penalty``: the same with the floor as a 3 dB-per-point penalty (``--floor-mode
+  penalty``), to choose between the two;
 - ``random``: random search over the same space, without pruning;
-- ``nsga2``: Optuna's NSGA-II on the three-objective study (accuracy, params, MACs);
-- ``uniform``: hand scaling, the uniform family (MobileNetV2's widths 0.25, 0.35, 0.5, 0.75 and
-  1.0 at depth 1.0; for ResNet the uniform space's widths), each trained once.
+- ``nsga2``: Optuna's NSGA-II on the three-objective study (accuracy, params, MACs), population
+  4 (five generations in 20 trials);
+- ``uniform``: hand scaling, the uniform family: a grid of width and depth multipliers
+  (MobileNetV2's widths 0.25, 0.35, 0.5, 0.75 and 1.0 at depths 0.25-1.0; for ResNet the uniform
+  space's), as many as the budget trains;
+- ``supernet``: ``--strategy supernet`` given the wall-clock time ``nsearch`` took on the seed.
+
+Best feasible NetScore follows the search's floor rule (``--floor-confidence confident``: the
+accuracy's 95 % interval must clear the floor).
 
 Per seed and method it records the hypervolume of the front over validation accuracy, params and
 MACs, the best feasible NetScore, epochs and wall time; then means, standard deviations and
@@ -18,8 +27,13 @@ the smallest and the largest network of the two spaces compared, with reference 
 (1, 1, 1); 1 is the volume of the whole box. Writes ``results/bench_search.json`` and
 ``results/bench_search_fronts.png`` (the fronts of the first seed side by side).
 
+It writes ``bench_search.json`` after every method of every seed, and a second run with the
+same ``--out`` and settings goes on where the first stopped (a long run: about 35 minutes a seed
+on two cores).
+
     python experiments/bench_search.py [--seeds 0 1 2 3 4] [--space mobilenet] [--data embedded]
-        [--train-limit 2000] [--epochs 3] [--min-accuracy 75] [--methods nsearch random ...]
+        [--train-limit 2000] [--epochs 3] [--epoch-budget 60] [--min-accuracy 75]
+        [--methods nsearch random ...]
 """
 
 from __future__ import annotations
@@ -45,15 +59,21 @@ from nsearch.search import (
     create_study,
     default_study_name,
     front,
+    open_run,
     run_study,
+    test_front,
 )
 from nsearch.search_spaces import get_space
 
 RESULTS = Path(__file__).parent / "results"
-UNIFORM_WIDTHS = {"mobilenet": (0.25, 0.35, 0.5, 0.75, 1.0), "resnet": (0.125, 0.25, 0.375, 0.5)}
+UNIFORM_GRID = {
+    "mobilenet": {"width": (0.25, 0.35, 0.5, 0.75, 1.0), "depth": (1.0, 0.75, 0.5, 0.25)},
+    "resnet": {"width": (0.125, 0.25, 0.375, 0.5), "depth": (1.0, 0.5, 1.5)},
+}
 # Each method: the settings it changes from nsearch's defaults (space: the --space family).
 METHODS: dict[str, dict[str, Any]] = {
     "nsearch": {},
+    "nsearch-penalty": {"floor_mode": "penalty"},
     "random": {"sampler": "random", "pruner": "none"},
     "nsga2": {"objective": "pareto", "sampler": "nsga2"},
     "uniform": {"sampler": "random", "pruner": "none"},  # the hand-scaled family, queued
@@ -64,7 +84,7 @@ METHODS: dict[str, dict[str, Any]] = {
     # The supernet strategy, given the wall-clock time nsearch's run of the same seed took.
     "supernet": {"strategy": "supernet"},
 }
-DEFAULT_METHODS = ("nsearch", "random", "nsga2", "uniform")
+DEFAULT_METHODS = ("nsearch", "nsearch-penalty", "random", "nsga2", "uniform", "supernet")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,14 +129,21 @@ def settings_for(method: str, args: argparse.Namespace, seed: int,
                  seconds: float | None = None) -> SearchSettings:  # fmt: skip
     common = {"data": args.data, "train_limit": args.train_limit, "epochs": args.epochs,
               "seed": seed, "min_accuracy": args.min_accuracy, "timeout": None, "trials": 1000,
-              "epoch_budget": args.epochs * len(UNIFORM_WIDTHS[args.space])}  # fmt: skip
+              "epoch_budget": args.epoch_budget}  # fmt: skip
     if method == "uniform":
         return SearchSettings(space=f"{args.space}-uniform", **{**common, **METHODS[method],
-                              "trials": len(UNIFORM_WIDTHS[args.space])})  # fmt: skip
+                              "trials": len(uniform_grid(args))})  # fmt: skip
     if method == "supernet":  # equal wall-clock: a quarter of it left for the confirmations
         assert seconds is not None, "the supernet method runs after nsearch's run of its seed"
         common = {**common, "epoch_budget": None, "timeout": 0.75 * seconds}
     return SearchSettings(space=args.space, **{**common, **METHODS[method]})
+
+
+def uniform_grid(args: argparse.Namespace) -> list[dict[str, float]]:
+    """The hand-scaled family, widest depth first, as many members as the budget trains."""
+    grid = UNIFORM_GRID[args.space]
+    members = [{"width": w, "depth": d} for d in grid["depth"] for w in grid["width"]]
+    return members[: max(1, args.epoch_budget // args.epochs)]
 
 
 def run_method(method: str, args: argparse.Namespace, seed: int, out: Path,
@@ -126,8 +153,8 @@ def run_method(method: str, args: argparse.Namespace, seed: int, out: Path,
         storage = f"sqlite:///{(out / 'study.db').resolve()}"
         out.mkdir(parents=True)
         study = create_study(settings, storage, default_study_name(settings))
-        for width in UNIFORM_WIDTHS[args.space]:
-            study.enqueue_trial({"width": width, "depth": 1.0})
+        for params in uniform_grid(args):
+            study.enqueue_trial(params)
     start = time.perf_counter()
     result = run_study(settings, out, progress=False)
     seconds = time.perf_counter() - start
@@ -159,35 +186,51 @@ def summarise(run: dict[str, Any], bounds: Bounds, fraction: float) -> dict[str,
         f"best_feasible_netscore_at_{fraction:g}_budget": (
             best_early.netscore if best_early else None
         ),
-        "front": [
-            {"trial": r.trial, "architecture": dict(r.architecture),
-             "accuracy_percent": r.accuracy_percent, "test_accuracy_percent":
-             r.test_accuracy_percent, "test_ci95": [r.test_ci_low, r.test_ci_high],
-             "params": r.params, "macs": r.macs, "netscore": r.netscore}
-            for r in run["front"]
-        ],
-    }  # fmt: skip
+        "front": [_model(r) for r in run["front"]],
+    }
 
 
-def beats_uniform(nsearch_front: list[dict[str, Any]], uniform_front: list[dict[str, Any]],
-                  uniform_all: list[TrialRecord]) -> list[dict[str, Any]]:  # fmt: skip
-    """For each hand-scaled model: does nsearch's front hold one at least as accurate on the test
-    split (within that model's interval) with at most 80 % of its MACs?"""
-    tested = {r["trial"]: r for r in uniform_front}
+def beats_uniform(nsearch_front: list[dict[str, Any]],
+                  uniform_models: list[dict[str, Any]]) -> list[dict[str, Any]]:  # fmt: skip
+    """For each hand-scaled model (all tested): does nsearch's front hold one at least as
+    accurate on the test split (within that model's interval) with at most 80 % of its MACs?"""
     verdicts = []
-    for u in uniform_all:
-        if not u.complete:
-            continue
-        u_test = tested.get(u.trial, {}).get("test_accuracy_percent")
+    for u in uniform_models:
+        u_test = u["test_accuracy_percent"]
         match = [
             m for m in nsearch_front
-            if m["macs"] <= 0.8 * float(u.macs or 0) and m["test_accuracy_percent"] is not None
+            if m["macs"] <= 0.8 * float(u["macs"] or 0) and m["test_accuracy_percent"] is not None
             and u_test is not None and m["test_ci95"][1] >= u_test
         ]  # fmt: skip
-        verdicts.append({"uniform_trial": u.trial, "width": u.architecture.get("width"),
-                         "test_accuracy_percent": u_test, "macs": u.macs,
+        verdicts.append({"uniform_trial": u["trial"], "architecture": u["architecture"],
+                         "test_accuracy_percent": u_test, "macs": u["macs"],
                          "met": bool(match), "by": [m["trial"] for m in match]})  # fmt: skip
     return verdicts
+
+
+def test_everything(run: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every complete trial of a run with its test accuracy (the uniform family: all tested)."""
+    result = open_run(run["out"])
+    done = [r for r in run["records"] if r.complete]
+    data = result_data(result.info.settings)
+    tested = test_front(run["out"], done, result.info, data.test_dataloader())
+    return [_model(r) for r in tested]
+
+
+def result_data(s: SearchSettings) -> Any:
+    """The data module a run's settings describe, set up."""
+    from nsearch.data import ImageDataModule
+
+    data = ImageDataModule(s.data, s.data_dir, seed=s.seed, train_limit=s.train_limit)
+    data.setup()
+    return data
+
+
+def _model(r: TrialRecord) -> dict[str, Any]:
+    return {"trial": r.trial, "architecture": dict(r.architecture),
+            "accuracy_percent": r.accuracy_percent, "test_accuracy_percent":
+            r.test_accuracy_percent, "test_ci95": [r.test_ci_low, r.test_ci_high],
+            "params": r.params, "macs": r.macs, "netscore": r.netscore}  # fmt: skip
 
 
 def plot_fronts(path: Path, runs: dict[str, dict[str, Any]], seed: int) -> None:
@@ -220,10 +263,13 @@ def plot_fronts(path: Path, runs: dict[str, dict[str, Any]], seed: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--space", choices=sorted(UNIFORM_WIDTHS), default="mobilenet")
+    parser.add_argument("--space", choices=sorted(UNIFORM_GRID), default="mobilenet")
     parser.add_argument("--data", default="embedded", help="nsearch's --data.")
     parser.add_argument("--train-limit", type=int, default=2000, help="Training images.")
     parser.add_argument("--epochs", type=int, default=3, help="Epochs per trial.")
+    parser.add_argument("--epoch-budget", type=int, default=60,
+                        help="Training epochs every method gets (a study stops starting trials "
+                        "once it has spent them).")  # fmt: skip
     parser.add_argument("--min-accuracy", type=float, default=75.0, help="Floor, percent.")
     parser.add_argument("--methods", nargs="+", choices=list(METHODS),
                         default=list(DEFAULT_METHODS))  # fmt: skip
@@ -236,37 +282,57 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    from nsearch.data import ImageDataModule
-
-    data = ImageDataModule(args.data, seed=0, train_limit=args.train_limit)
-    data.setup()
+    data = result_data(settings_for("nsearch", args, 0))
     bounds = bounds_of(args.space, data)
-    results: dict[str, list[dict[str, Any]]] = {m: [] for m in args.methods}
-    uniform_checks = []
+    results, uniform_checks = resume(args)
     with tempfile.TemporaryDirectory() as folder:
         for seed in args.seeds:
             runs = {}
             for method in args.methods:
-                nsearch_seconds = runs["nsearch"]["seconds"] if "nsearch" in runs else None
+                if any(r["seed"] == seed for r in results[method]):
+                    continue  # measured in an earlier sitting
+                nsearch_seconds = next((r["seconds"] for r in results.get("nsearch", [])
+                                        if r["seed"] == seed), None)  # fmt: skip
                 runs[method] = run_method(method, args, seed, Path(folder) / f"{method}-{seed}",
                                           nsearch_seconds)  # fmt: skip
                 summary = {"seed": seed, **summarise(runs[method], bounds, args.early)}
+                if method == "uniform":
+                    summary["models"] = test_everything(runs[method])
                 results[method].append(summary)
-                print(f"seed {seed} {method:8s} hypervolume {summary['hypervolume']:.4f} best "
+                print(f"seed {seed} {method:16s} hypervolume {summary['hypervolume']:.4f} best "
                       f"feasible NetScore {summary['best_feasible_netscore']} epochs "
                       f"{summary['epochs']} trials {summary['trials']} {summary['seconds']} s",
                       flush=True)  # fmt: skip
-            if "nsearch" in runs and "uniform" in runs:
-                check = beats_uniform(
-                    results["nsearch"][-1]["front"],
-                    results["uniform"][-1]["front"],
-                    runs["uniform"]["records"],
-                )
-                uniform_checks.append({"seed": seed, "models": check})  # fmt: skip
-            if seed == args.seeds[0]:
+                checked = {c["seed"] for c in uniform_checks}
+                ours = [r for r in results.get("nsearch", []) if r["seed"] == seed]
+                theirs = [r for r in results.get("uniform", []) if r["seed"] == seed]
+                if ours and theirs and seed not in checked:
+                    uniform_checks.append(
+                        {"seed": seed, "models": beats_uniform(ours[0]["front"],
+                                                               theirs[0]["models"])}
+                    )  # fmt: skip
+                write_report(args, results, uniform_checks, bounds)  # nothing measured is lost
+            if seed == args.seeds[0] and runs:
                 plot_fronts(args.out / "bench_search_fronts.png", runs, seed)
-            write_report(args, results, uniform_checks, bounds)  # after every seed: nothing lost
     print(json.dumps(compare(results, args.early), indent=2))
+
+
+def resume(args: argparse.Namespace) -> tuple[dict[str, list[dict[str, Any]]], list[Any]]:
+    """What an earlier sitting with the same settings measured (seeds and methods aside)."""
+    results: dict[str, list[dict[str, Any]]] = {m: [] for m in args.methods}
+    path = args.out / "bench_search.json"
+    if not path.is_file():
+        return results, []
+    earlier = json.loads(path.read_text())
+    same = {k: v for k, v in earlier["settings"].items() if k not in ("seeds", "methods")}
+    now = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()
+           if k not in ("seeds", "methods")}  # fmt: skip
+    if same != now:
+        print(f"{path} was measured with other settings; starting afresh.", flush=True)
+        return results, []
+    for method, runs in earlier["methods"].items():
+        results.setdefault(method, []).extend(runs)
+    return results, list(earlier.get("uniform_goal", []))
 
 
 def write_report(args: argparse.Namespace, results: dict[str, list[dict[str, Any]]],

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 if TYPE_CHECKING:
     from nsearch.deployment.bundle import Bundle
 
-__all__ = ["Parser", "add_quantize_options", "argparse_type", "print_bundle"]
+__all__ = ["Parser", "add_quantize_options", "add_trial_choice", "argparse_type", "print_bundle"]
 
 
 class Parser(argparse.ArgumentParser):
@@ -69,3 +69,18 @@ def add_quantize_options(parser: argparse.ArgumentParser) -> None:
                         default=DEFAULT_CALIBRATION_IMAGES,
                         help="How many training images (a stratified, seeded subset) calibrate "
                         "the int8 models.")  # fmt: skip
+
+
+def add_trial_choice(parser: argparse.ArgumentParser, verb: str, folder: str) -> None:
+    """``--out``, the trial to ``verb`` (``--trial`` or ``--rank``) and ``--dest``, as export and
+    finalize take them."""
+    from pathlib import Path
+
+    parser.add_argument("--out", type=Path, default=Path("nsearch-out"),
+                        help="The --out folder of the search.")  # fmt: skip
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--trial", type=int, help=f"The number of the trial to {verb}.")
+    which.add_argument("--rank", type=int,
+                       help="The rank on the Pareto front, 1 being the most accurate.")  # fmt: skip
+    parser.add_argument("--dest", type=Path, default=None,
+                        help=f"The folder to write; by default OUT/{folder}/trial_NNNN.")

@@ -16,9 +16,8 @@ This command does not import Lightning.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-from nsearch._cli import Parser, add_quantize_options, print_bundle
+from nsearch._cli import Parser, add_quantize_options, add_trial_choice, print_bundle
 from nsearch.deployment.search_export import export_trial
 
 __all__ = ["export_trial", "main"]
@@ -31,14 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Export a searched model (its search checkpoint) as a torch.export program, "
         "ONNX, ExecuTorch, weights, config and model card, each checked by its runtime.",
     )
-    parser.add_argument("--out", type=Path, default=Path("nsearch-out"),
-                        help="The --out folder of the search.")  # fmt: skip
-    which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--trial", type=int, help="The number of the trial to export.")
-    which.add_argument("--rank", type=int,
-                       help="The rank on the Pareto front, 1 being the most accurate.")  # fmt: skip
-    parser.add_argument("--dest", type=Path, default=None,
-                        help="The folder to write; by default OUT/export/trial_NNNN.")  # fmt: skip
+    add_trial_choice(parser, "export", "export")
     add_quantize_options(parser)
     args = parser.parse_args(argv)
     try:

@@ -15,9 +15,14 @@ file checked on every test image by the runtime that runs it, with its latency t
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-from nsearch._cli import Parser, add_quantize_options, argparse_type, print_bundle
+from nsearch._cli import (
+    Parser,
+    add_quantize_options,
+    add_trial_choice,
+    argparse_type,
+    print_bundle,
+)
 from nsearch.deployment.final_training import DEFAULT_EPOCHS, finalize
 from nsearch.search.settings import positive_int
 
@@ -31,18 +36,11 @@ def main(argv: list[str] | None = None) -> int:
         description="Train a picked architecture from scratch on training + validation data, "
         "measure its test accuracy and latency, and write the files a device team takes away.",
     )
-    parser.add_argument("--out", type=Path, default=Path("nsearch-out"),
-                        help="The --out folder of the search.")  # fmt: skip
-    which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--trial", type=int, help="The number of the trial to finalize.")
-    which.add_argument("--rank", type=int,
-                       help="The rank on the Pareto front, 1 being the most accurate.")  # fmt: skip
+    add_trial_choice(parser, "finalize", "final")
     parser.add_argument("--epochs", type=argparse_type(positive_int), default=DEFAULT_EPOCHS,
                         help="Training epochs.")  # fmt: skip
     parser.add_argument("--train-limit", type=argparse_type(positive_int), default=None,
                         help="Train on at most this many images, for a quick check.")  # fmt: skip
-    parser.add_argument("--dest", type=Path, default=None,
-                        help="The folder to write; by default OUT/final/trial_NNNN.")  # fmt: skip
     parser.add_argument("--no-progress", action="store_true", help="Hide the progress bar.")
     add_quantize_options(parser)
     args = parser.parse_args(argv)

@@ -107,16 +107,8 @@ class StagewiseMobileNet(nn.Module):
         return self.classifier(self.pool(self.features(x)).flatten(1))
 
 
-def build(
-    config: StagewiseMobileNetConfig,
-    *,
-    in_channels: int = 3,
-    num_classes: int = 1000,
-    input_size: int = 224,
-) -> StagewiseMobileNet:
-    return StagewiseMobileNet(
-        config, in_channels=in_channels, num_classes=num_classes, input_size=input_size
-    )
+# build(config, *, in_channels, num_classes, input_size): the network itself
+build = StagewiseMobileNet
 
 
 SPACE = register_stagewise(

@@ -116,10 +116,8 @@ class ResNet(nn.Module):
         return self.fc(self.pool(self.features(x)).flatten(1))
 
 
-def build(
-    config: ResNetConfig, *, in_channels: int = 3, num_classes: int = 1000, input_size: int = 224
-) -> ResNet:
-    return ResNet(config, in_channels=in_channels, num_classes=num_classes, input_size=input_size)
+# build(config, *, in_channels, num_classes, input_size): the network itself
+build = ResNet
 
 
 SPACE = register_space(

@@ -13,8 +13,9 @@ Names are imported on first use: exporting a search checkpoint does not import L
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from nsearch._lazy import lazy_names
 
 if TYPE_CHECKING:
     from nsearch.deployment.bundle import Bundle, LabelledImages, write_bundle
@@ -41,7 +42,4 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _HOMES:
-        return getattr(importlib.import_module(f"nsearch.deployment.{_HOMES[name]}"), name)
-    raise AttributeError(f"module 'nsearch.deployment' has no attribute {name!r}")
+__getattr__ = lazy_names("nsearch.deployment", _HOMES)

@@ -20,9 +20,12 @@ Lightning is imported only by the modules that train; reading results does not n
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from nsearch._lazy import lazy_names
 
 if TYPE_CHECKING:
+    from nsearch.search.evaluation import test_front
     from nsearch.search.results import TrialRecord, read_records
     from nsearch.search.run_info import Run, RunInfo, open_run
     from nsearch.search.runner import StudyResult, run_study
@@ -39,7 +42,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Budgets", "Run", "RunInfo", "SearchSettings", "Selection", "StudyResult",
            "TrialRecord", "best_feasible", "create_study", "default_study_name", "floor_met",
-           "front", "is_feasible", "open_run", "read_records", "run_study"]  # fmt: skip
+           "front", "is_feasible", "open_run", "read_records", "run_study",
+           "test_front"]  # fmt: skip
 
 _HOMES = {
     "Budgets": "selection",
@@ -58,12 +62,8 @@ _HOMES = {
     "open_run": "run_info",
     "read_records": "results",
     "run_study": "runner",
+    "test_front": "evaluation",
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _HOMES:
-        import importlib
-
-        return getattr(importlib.import_module(f"nsearch.search.{_HOMES[name]}"), name)
-    raise AttributeError(f"module 'nsearch.search' has no attribute {name!r}")
+__getattr__ = lazy_names("nsearch.search", _HOMES)

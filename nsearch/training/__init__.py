@@ -14,8 +14,9 @@ import Lightning.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from nsearch._lazy import lazy_names
 
 if TYPE_CHECKING:
     from nsearch.training.batchnorm import recalibrate_batchnorm
@@ -51,7 +52,4 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _HOMES:
-        return getattr(importlib.import_module(f"nsearch.training.{_HOMES[name]}"), name)
-    raise AttributeError(f"module 'nsearch.training' has no attribute {name!r}")
+__getattr__ = lazy_names("nsearch.training", _HOMES)
