@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 if TYPE_CHECKING:
     from nsearch.deployment.bundle import Bundle
 
-__all__ = ["Parser", "add_quantize_options", "add_trial_choice", "argparse_type", "print_bundle"]
+__all__ = ["Parser", "add_file_options", "add_trial_choice", "argparse_type", "print_bundle"]
 
 
 class Parser(argparse.ArgumentParser):
@@ -56,11 +56,17 @@ def print_bundle(bundle: Bundle) -> None:
         print(note)
 
 
-def add_quantize_options(parser: argparse.ArgumentParser) -> None:
-    """``--quantize`` and ``--calibration-images``, as export and finalize take them."""
+def add_file_options(parser: argparse.ArgumentParser) -> None:
+    """``--formats``, ``--quantize`` and ``--calibration-images``, as export and finalize take
+    them."""
+    from nsearch.deployment.bundle import FORMATS
     from nsearch.deployment.quantization import DEFAULT_CALIBRATION_IMAGES, SCHEMES
     from nsearch.search.settings import positive_int
 
+    parser.add_argument("--formats", nargs="+", choices=FORMATS, default=list(FORMATS),
+                        help="The model files to write and check: pt2 (a torch.export program, "
+                        "always), onnx (ONNX Runtime), pte (ExecuTorch with XNNPACK; lowering "
+                        "takes 20-40 s).")  # fmt: skip
     parser.add_argument("--quantize", choices=SCHEMES, default=None,
                         help="Also write int8 models (model-int8.pte by PT2E with the XNNPACK "
                         "quantizer, model-int8.onnx by ONNX Runtime's static quantizer), each "

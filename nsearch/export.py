@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sys
 
-from nsearch._cli import Parser, add_quantize_options, add_trial_choice, print_bundle
+from nsearch._cli import Parser, add_file_options, add_trial_choice, print_bundle
 from nsearch.deployment.search_export import export_trial
 
 __all__ = ["export_trial", "main"]
@@ -31,12 +31,13 @@ def main(argv: list[str] | None = None) -> int:
         "ONNX, ExecuTorch, weights, config and model card, each checked by its runtime.",
     )
     add_trial_choice(parser, "export", "export")
-    add_quantize_options(parser)
+    add_file_options(parser)
     args = parser.parse_args(argv)
     try:
         bundle = export_trial(args.out, trial=args.trial, rank=args.rank, dest=args.dest,
                               quantize=args.quantize,
-                              calibration_images=args.calibration_images)  # fmt: skip
+                              calibration_images=args.calibration_images,
+                              formats=args.formats)  # fmt: skip
     except (ValueError, FileNotFoundError) as error:
         print(f"nsearch.export: error: {error}", file=sys.stderr)
         return 2

@@ -18,7 +18,7 @@ import sys
 
 from nsearch._cli import (
     Parser,
-    add_quantize_options,
+    add_file_options,
     add_trial_choice,
     argparse_type,
     print_bundle,
@@ -42,13 +42,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-limit", type=argparse_type(positive_int), default=None,
                         help="Train on at most this many images, for a quick check.")  # fmt: skip
     parser.add_argument("--no-progress", action="store_true", help="Hide the progress bar.")
-    add_quantize_options(parser)
+    add_file_options(parser)
     args = parser.parse_args(argv)
     try:
         bundle = finalize(args.out, trial=args.trial, rank=args.rank, epochs=args.epochs,
                           dest=args.dest, train_limit=args.train_limit,
                           progress=not args.no_progress, quantize=args.quantize,
-                          calibration_images=args.calibration_images)  # fmt: skip
+                          calibration_images=args.calibration_images,
+                          formats=args.formats)  # fmt: skip
     except (ValueError, FileNotFoundError) as error:
         print(f"nsearch.finalize: error: {error}", file=sys.stderr)
         return 2

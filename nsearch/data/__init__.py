@@ -10,7 +10,8 @@ Sources, one loader each, in a registry (:func:`list_sources`, sorted; :data:`DA
   torchvision's ``FashionMNIST/raw`` layout), else Debian's ``dataset-fashion-mnist`` package, else
   a download where the network allows.
 - ``imagefolder``: any ``ImageFolder`` tree, ``data_dir/train/<class>/*`` and ``data_dir/test/...``
-  (or ``val/``), resized to ``image_size``.
+  (or ``val/``); in memory at ``image_size`` here, or streamed at its own size by
+  :class:`FolderDataModule` (what a search uses).
 
 :class:`ImageDataModule` carves a stratified, seeded validation split from the training images
 (the split a search selects on; the test split is only for final reports), scales pixels to
@@ -19,10 +20,13 @@ Sources, one loader each, in a registry (:func:`list_sources`, sorted; :data:`DA
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from nsearch._lazy import lazy_names
 
 # Importing each source module registers its sources.
 from nsearch.data import _cifar10, _fashion_mnist, _imagefolder  # noqa: F401
+from nsearch.data._folder import AUGMENTATIONS, FolderScan, scan_folder
 from nsearch.data._loader import TensorLoader
 from nsearch.data._registry import (
     DATASETS,
@@ -36,10 +40,14 @@ from nsearch.data._splits import Splits, stratified_sample
 
 if TYPE_CHECKING:
     from nsearch.data._datamodule import ImageDataModule
+    from nsearch.data._folder_module import FolderDataModule
 
 __all__ = [
+    "AUGMENTATIONS",
     "DATASETS",
     "DataSource",
+    "FolderDataModule",
+    "FolderScan",
     "ImageDataModule",
     "Splits",
     "SourceOptions",
@@ -47,14 +55,11 @@ __all__ = [
     "get_source",
     "list_sources",
     "register_source",
+    "scan_folder",
     "stratified_sample",
 ]
 
 
-def __getattr__(name: str) -> Any:
-    # The data module is a LightningDataModule; the sources and splits do not need Lightning.
-    if name == "ImageDataModule":
-        from nsearch.data._datamodule import ImageDataModule
-
-        return ImageDataModule
-    raise AttributeError(f"module 'nsearch.data' has no attribute {name!r}")
+# The data modules are LightningDataModules; the sources and splits do not need Lightning.
+__getattr__ = lazy_names("nsearch.data", {"ImageDataModule": "_datamodule",
+                                          "FolderDataModule": "_folder_module"})

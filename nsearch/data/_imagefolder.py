@@ -1,53 +1,41 @@
-"""The source ``imagefolder``: any ImageFolder tree, resized to ``options.image_size``.
+"""The source ``imagefolder`` in memory: a small ImageFolder tree decoded whole, at
+``options.image_size``, for :class:`~nsearch.data.ImageDataModule`.
 
-``data_dir/train/<class>/*`` holds the training images and ``data_dir/test/<class>/*`` (or
-``val/``) the test images; both must have the same class folders. Images are read as RGB.
+It shares its scan, checks and evaluation transform with the streamed
+:class:`~nsearch.data.FolderDataModule`, which a search uses for folders (``--data
+imagefolder``): that one reads images as training goes and searches them at their own size.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from nsearch.data._registry import SourceOptions, given, register_source
+from nsearch.data._folder import FolderImages, eval_transform, scan_folder
+from nsearch.data._registry import SourceOptions, register_source
 from nsearch.data._splits import Splits
 
 
-def _read(folder: Path, size: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    from PIL import Image
-    from torchvision.datasets import ImageFolder
-
-    dataset = ImageFolder(str(folder))
-    images = np.empty((len(dataset.samples), 3, size, size), dtype=np.uint8)
-    for i, (path, _) in enumerate(dataset.samples):
-        with Image.open(path) as image:
-            images[i] = np.asarray(image.convert("RGB").resize((size, size))).transpose(2, 0, 1)
-    return images, np.asarray(dataset.targets, dtype=np.int64), dataset.classes
+def _decode(samples: Sequence[tuple[str, int]], size: int) -> tuple[np.ndarray, np.ndarray]:
+    dataset = FolderImages(samples, eval_transform(size))
+    items = [dataset[i] for i in range(len(dataset))]
+    images = torch.stack([image for image, _ in items]).numpy()
+    return images, np.array([label for _, label in items], dtype=np.int64)
 
 
 @register_source("imagefolder", "Any ImageFolder tree: data_dir/train/<class>/* and test/ or val/.")
 def load_imagefolder(data_dir: Path | None, options: SourceOptions) -> Splits:
-    """An ImageFolder tree, every image resized to ``options.image_size`` square.
+    """An ImageFolder tree, every image resized and centre-cropped to ``options.image_size``.
 
     Raises:
         FileNotFoundError: if ``data_dir`` has no ``train/`` folder, or no ``test/`` or ``val/``.
-        ValueError: if the test folder's classes differ from the training folder's.
+        ValueError: as :func:`~nsearch.data._folder.scan_folder` (classes that differ between
+            train and test, an empty class folder, a file that is not an image).
     """
-    if data_dir is None or not (data_dir / "train").is_dir():
-        raise FileNotFoundError(
-            "An ImageFolder data directory needs a train/ folder with one sub-folder per class "
-            f"(and test/ or val/ beside it), {given(data_dir)}."
-        )
-    test_dir = next((data_dir / n for n in ("test", "val") if (data_dir / n).is_dir()), None)
-    if test_dir is None:
-        raise FileNotFoundError(
-            f"The data directory {str(data_dir)!r} has no test/ or val/ folder."
-        )
-    train_x, train_y, classes = _read(data_dir / "train", options.image_size)
-    test_x, test_y, test_classes = _read(test_dir, options.image_size)
-    if test_classes != classes:
-        raise ValueError(
-            f"{test_dir} has classes {test_classes} but train/ has {classes}; they must match."
-        )
-    return Splits(train_x, train_y, test_x, test_y, tuple(classes))
+    scan = scan_folder(data_dir, options.image_size)
+    train_x, train_y = _decode(scan.train, scan.size)
+    test_x, test_y = _decode(scan.test, scan.size)
+    return Splits(train_x, train_y, test_x, test_y, scan.classes)

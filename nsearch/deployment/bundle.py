@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,11 +38,18 @@ from nsearch.deployment.description import Int8Result, ModelDescription
 from nsearch.deployment.int8 import int8_executorch, int8_onnx
 from nsearch.deployment.model_card import model_card
 from nsearch.deployment.normalized import Normalized
-from nsearch.deployment.parity import Parity, onnx_parity, program_parity_in_fresh_process
+from nsearch.deployment.parity import (
+    Parity,
+    float_chunks,
+    onnx_parity,
+    program_parity_in_fresh_process,
+)
 
-__all__ = ["Bundle", "LabelledImages", "write_bundle"]
+__all__ = ["FORMATS", "Bundle", "LabelledImages", "write_bundle"]
 
 LATENCY_THREADS = 1
+# The model files a bundle can hold: the torch.export program (always), ONNX, ExecuTorch.
+FORMATS = ("pt2", "onnx", "pte")
 
 
 def missing_note(name: str) -> str:
@@ -50,7 +58,9 @@ def missing_note(name: str) -> str:
 
 @dataclass(frozen=True)
 class LabelledImages:
-    """The test split as the device sees it: float images in [0, 1] and their labels."""
+    """The test split as the device sees it, and its labels: uint8 pixels (taken as [0, 1]
+    images: a quarter of the memory of floats), or float images as the model takes them (a
+    user's datamodule)."""
 
     images: torch.Tensor
     labels: torch.Tensor
@@ -101,6 +111,7 @@ def write_bundle(
     quantize: str | None = None,
     calibration: torch.Tensor | None = None,
     max_batch: int = EXECUTORCH_MAX_BATCH,
+    formats: Sequence[str] = FORMATS,
 ) -> Bundle:
     """Write ``model`` (trained on ``(x - mean) / std``, with ``description.input``'s mean and
     std) as every file a device takes, check each against the model on every test image in its
@@ -113,8 +124,11 @@ def write_bundle(
             filled in here).
         test: the test images, in [0, 1], and their labels.
         quantize: ``"int8"`` adds ``model-int8.pte`` and ``model-int8.onnx``.
-        calibration: training images in [0, 1] that calibrate the int8 models.
+        calibration: training images that calibrate the int8 models (uint8 pixels, or floats
+            as the model takes them).
         max_batch: the largest batch the ExecuTorch programs take.
+        formats: which model files to write, of :data:`FORMATS` (``model.pt2`` is always
+            written: it is the reference the others are checked against).
 
     Returns:
         The folder's files and the completed description (files, parity, latency, notes).
@@ -125,6 +139,8 @@ def write_bundle(
     """
     if quantize not in (None, "int8"):
         raise ValueError(f"`quantize` can be int8 or None, got {quantize!r}.")
+    if set(formats) - set(FORMATS):
+        raise ValueError(f"`formats` can hold {', '.join(FORMATS)}, got {list(formats)}.")
     if quantize is not None and (calibration is None or len(calibration) == 0):
         raise ValueError("int8 quantization needs calibration images.")
     folder = Path(folder)
@@ -132,24 +148,25 @@ def write_bundle(
     model = model.cpu().eval()
     spec = description.input
     wrapped = Normalized(model, spec.mean, spec.std).eval()
-    example = test.images[:1]
+    example = next(float_chunks(test.images[:1]))
     shape = tuple(spec.shape_chw)
     files: dict[str, Path] = {"model.pt2": export_program(wrapped, example, folder / "model.pt2")}
     with torch.inference_mode():
-        reference = torch.cat([wrapped(chunk) for chunk in test.images.split(512)])
+        reference = torch.cat([wrapped(chunk) for chunk in float_chunks(test.images)])
     parities: list[Parity] = [
         program_parity_in_fresh_process(files["model.pt2"], test.images, reference)
     ]
     latencies: list[Latency] = [measure_latency(wrapped, shape, threads=LATENCY_THREADS)]
-    notes: list[str] = []
-    if runtime_available("onnxruntime"):
+    wanted = {name: name.split(".")[1] in formats for name in ("model.onnx", "model.pte")}
+    notes = [missing_note(name) for name, runtime in (("model.onnx", "onnxruntime"),
+                                                      ("model.pte", "executorch"))
+             if wanted[name] and not runtime_available(runtime)]  # fmt: skip
+    if wanted["model.onnx"] and runtime_available("onnxruntime"):
         files["model.onnx"] = export_onnx(wrapped, example, folder / "model.onnx")
         parities.append(onnx_parity(files["model.onnx"], wrapped, test.images))
         latencies.append(measure_latency(wrapped, shape, runtime="onnxruntime",
                                          threads=LATENCY_THREADS))  # fmt: skip
-    else:
-        notes.append(missing_note("model.onnx"))
-    if runtime_available("executorch"):
+    if wanted["model.pte"] and runtime_available("executorch"):
         files["model.pte"] = export_executorch(wrapped, example, folder / "model.pte",
                                                max_batch=max_batch)  # fmt: skip
         parities.append(program_parity_in_fresh_process(files["model.pte"], test.images,
@@ -157,10 +174,9 @@ def write_bundle(
                                                         chunk=max_batch))  # fmt: skip
         latencies.append(measure_file_latency(files["model.pte"], shape, runtime="executorch",
                                               threads=LATENCY_THREADS))  # fmt: skip
-    else:
-        notes.append(missing_note("model.pte"))
     int8: list[Int8Result] = []
     if quantize is not None and calibration is not None:
+        calibration = torch.cat(list(float_chunks(calibration)))
         if "model.pte" in files:
             int8.append(int8_executorch(wrapped, calibration, folder, test.images, test.labels,
                                         reference, max_batch))  # fmt: skip

@@ -6,13 +6,15 @@ validation images (choosing is done), tested, and written as a checked
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from nsearch.deployment.bundle import Bundle, write_bundle
+from nsearch.deployment.bundle import FORMATS, Bundle, write_bundle
 from nsearch.deployment.description import InputSpec, TrainingFacts
 from nsearch.deployment.quantization import DEFAULT_CALIBRATION_IMAGES
 from nsearch.deployment.search_export import check_quantize, describe_trial, run_images
@@ -24,6 +26,9 @@ from nsearch.search_spaces import get_space
 from nsearch.training.batchnorm import recalibrate_batchnorm
 from nsearch.training.hardware import Hardware
 
+if TYPE_CHECKING:
+    from nsearch.search.settings import SearchSettings
+
 __all__ = ["DEFAULT_EPOCHS", "RECIPE", "finalize"]
 
 # About 3-6 minutes on two CPU cores for the default search's models on the embedded data.
@@ -34,26 +39,66 @@ RECIPE = (
 )
 
 
-def _train(model: torch.nn.Module, data: Any, *, epochs: int, lr: float, dest: Path,
-           hardware: Hardware, progress: bool) -> float:  # fmt: skip
-    import pytorch_lightning as pl
-
-    from nsearch.training.classifier import Classifier
+def _train(module: Any, data: Any, *, epochs: int, dest: Path, hardware: Hardware,
+           progress: bool) -> float:  # fmt: skip
+    from nsearch.search.user_code import lightning_classes
     from nsearch.training.lightning import quiet_lightning
 
+    lightning = lightning_classes(module)
     start = time.perf_counter()
     with quiet_lightning():
-        trainer = pl.Trainer(
+        trainer = lightning.Trainer(
             max_epochs=epochs,
             **hardware.trainer_kwargs(),
-            limit_val_batches=0,  # no validation split: every training image trains
-            logger=pl.loggers.CSVLogger(dest, name="logs", version=""),
+            limit_val_batches=0,  # choosing is done: no validation
+            logger=lightning.loggers.CSVLogger(dest, name="logs", version=""),
             enable_checkpointing=False,
             enable_progress_bar=progress,
             enable_model_summary=False,
         )
-        trainer.fit(Classifier(model, lr=lr), datamodule=data)
+        trainer.fit(module, datamodule=data)
     return time.perf_counter() - start
+
+
+def _final_data(settings: SearchSettings, out: Path, train_limit: int | None,
+                datamodule: Any) -> tuple[Any, InputSpec, str]:  # fmt: skip
+    """The data a final run trains on, what its model takes, and where the images come from:
+    nsearch's sources and folders without a validation split (every training image trains),
+    or the user's datamodule as it is (its own training split)."""
+    from nsearch.data import FolderDataModule, ImageDataModule
+    from nsearch.search.candidates import USER_PREPROCESSING
+    from nsearch.search.user_code import load_datamodule
+
+    if datamodule is not None or settings.datamodule is not None:
+        data = datamodule if datamodule is not None else load_datamodule(str(settings.datamodule))
+        data.prepare_data()
+        data.setup("fit")
+        shape = tuple(next(iter(data.train_dataloader()))[0].shape[1:])
+        c = shape[0]
+        return data, InputSpec(shape, (0.0,) * c, (1.0,) * c, USER_PREPROCESSING), "training"
+    if settings.data == "imagefolder":
+        folder = FolderDataModule(settings.data_dir or "", image_size=settings.image_size,
+                                  augment=settings.augment, batch_size=settings.batch_size,
+                                  seed=settings.seed, val_fraction=0.0, train_limit=train_limit,
+                                  cache=out / "cache" if settings.image_cache == "uint8" else None)
+        folder.setup("fit")
+        spec = InputSpec(folder.input_shape, folder.mean, folder.std, folder.scan.preprocessing())
+        return folder, spec, "training + validation"
+    data = ImageDataModule(settings.data, settings.data_dir, batch_size=settings.batch_size,
+                           seed=settings.seed, val_fraction=0.0,
+                           train_limit=train_limit)  # fmt: skip
+    data.setup("fit")
+    # its own normalisation: the statistics of every training image it trains on
+    return data, InputSpec(data.input_shape, data.mean, data.std), "training + validation"
+
+
+def _train_images(data: Any) -> int:
+    """How many images a final run trained on."""
+    if hasattr(data, "train_images"):
+        return int(data.train_images)
+    loader = data.train_dataloader()
+    dataset = getattr(loader, "dataset", None)
+    return len(dataset) if dataset is not None else sum(len(y) for _, y in loader)
 
 
 def finalize(
@@ -67,8 +112,13 @@ def finalize(
     progress: bool = True,
     quantize: str | None = None,
     calibration_images: int = DEFAULT_CALIBRATION_IMAGES,
+    formats: Sequence[str] = FORMATS,
+    datamodule: Any = None,
+    module: Callable[[torch.nn.Module], Any] | None = None,
 ) -> Bundle:
-    """Train one trial's architecture from scratch on training + validation data and package it.
+    """Train one trial's architecture from scratch and package it: on training + validation
+    data with nsearch's recipe, or, for a run on your own datamodule and module, with your
+    module on your datamodule's training loader.
 
     Args:
         out: the ``--out`` folder of a search.
@@ -80,6 +130,9 @@ def finalize(
         progress: show Lightning's progress bar.
         quantize: ``"int8"`` adds int8 models (:mod:`nsearch.deployment.quantization`).
         calibration_images: training images that calibrate the int8 models.
+        formats: the model files to write (:data:`~nsearch.deployment.bundle.FORMATS`).
+        datamodule: the run's datamodule, where it was given as an object.
+        module: the run's training recipe, where it was given as an object.
 
     Raises:
         ValueError: unless exactly one of ``trial`` and ``rank`` is given, if it names no
@@ -87,40 +140,42 @@ def finalize(
             range.
         FileNotFoundError: if ``out`` holds no search or the data is missing.
     """
-    from nsearch.data import ImageDataModule
+    from nsearch.search.user_code import load_module_factory
+    from nsearch.training.classifier import Classifier
 
     if epochs < 1:
         raise ValueError(f"`epochs` must be at least 1, got {epochs}.")
     check_quantize(quantize, calibration_images)
     run = open_run(out)
-    # before training: a calibration count the data cannot give is refused at once
-    images, calibration = run_images(run.info, calibration_images if quantize else 0)
     settings = run.info.settings
+    # before training: a calibration count the data cannot give is refused at once
+    images, calibration = run_images(run.info, calibration_images if quantize else 0,
+                                     datamodule=datamodule)  # fmt: skip
     record = pick(read_records(run.study, run.out), settings.selection, trial=trial, rank=rank)
     dest = Path(dest) if dest is not None else run.out / "final" / f"trial_{record.trial:04d}"
-    data = ImageDataModule(settings.data, settings.data_dir, batch_size=settings.batch_size,
-                           seed=settings.seed, val_fraction=0.0,
-                           train_limit=train_limit)  # fmt: skip
-    data.setup("fit")
+    data, spec, trained_on = _final_data(settings, run.out, train_limit, datamodule)
     space = get_space(settings.space)
     torch.manual_seed(settings.seed)
-    model = space.build(space.config_from_params(record.architecture),
-                        in_channels=data.in_channels, num_classes=data.num_classes,
-                        input_size=data.input_size)  # fmt: skip
+    c, _, size = spec.shape_chw
+    model = space.build(space.config_from_params(record.architecture), in_channels=c,
+                        num_classes=len(run.info.classes), input_size=size)  # fmt: skip
+    module_path = settings.module if module is None else "given as an object"
+    if module is None:
+        module = (load_module_factory(settings.module) if settings.module
+                  else functools.partial(Classifier, lr=settings.peak_lr))  # fmt: skip
     dest.mkdir(parents=True, exist_ok=True)
-    seconds = _train(model, data, epochs=epochs, lr=settings.peak_lr, dest=dest,
-                     hardware=Hardware(), progress=progress)  # fmt: skip
+    seconds = _train(module(model), data, epochs=epochs, dest=dest, hardware=settings.hardware,
+                     progress=progress)  # fmt: skip
     model = model.cpu().eval()
     recalibrate_batchnorm(model, data.train_dataloader(), 10)
     test = measure_accuracy(model, data.test_dataloader())
-    training = TrainingFacts(settings.data, data.train_images, epochs, settings.batch_size,
-                             settings.peak_lr, settings.seed, round(seconds, 1),
-                             RECIPE)  # fmt: skip
+    recipe = RECIPE if module_path is None else f"your module {module_path}"
+    training = TrainingFacts(settings.datamodule or settings.data, _train_images(data), epochs,
+                             settings.batch_size, settings.peak_lr, settings.seed,
+                             round(seconds, 1), recipe)  # fmt: skip
     description = describe_trial(record, run.info, model,
-                                 "trained from scratch by python -m nsearch.finalize on training "
-                                 "+ validation images")  # fmt: skip
-    # its own normalisation: the statistics of every training image it trained on
-    spec = InputSpec(tuple(data.input_shape), tuple(data.mean), tuple(data.std))
+                                 "trained from scratch by python -m nsearch.finalize on "
+                                 f"{trained_on} images")  # fmt: skip
     description = dataclasses.replace(description, input=spec, test=test, training=training)
     return write_bundle(model, dest, description, images, quantize=quantize,
-                        calibration=calibration)  # fmt: skip
+                        calibration=calibration, formats=formats)  # fmt: skip

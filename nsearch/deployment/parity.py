@@ -12,6 +12,7 @@ import math
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ __all__ = [
     "DEFAULT_ATOL",
     "Parity",
     "compare_logits",
+    "float_chunks",
     "logits_in_fresh_process",
     "onnx_logits",
     "onnx_parity",
@@ -94,6 +96,19 @@ def _check_atol(atol: float) -> None:
         raise ValueError(f"`atol` must be a non-negative number, got {atol!r}.")
 
 
+def float_chunks(images: torch.Tensor, size: int = _CHUNK) -> Iterator[torch.Tensor]:
+    """``images`` in chunks of ``size``, as float32: uint8 pixels are scaled to [0, 1] (how the
+    test images of a folder are kept: a quarter of the memory), float images are as they are.
+
+    Example::
+
+        >>> [c.tolist() for c in float_chunks(torch.tensor([[0], [255]], dtype=torch.uint8), 1)]
+        [[[0.0]], [[1.0]]]
+    """
+    for chunk in images.detach().cpu().split(size):
+        yield chunk.float() / 255.0 if chunk.dtype == torch.uint8 else chunk.float()
+
+
 def onnx_logits(onnx_path: str | Path, images: torch.Tensor) -> torch.Tensor:
     """The logits of an ONNX file run by ONNX Runtime (CPU) on ``images``, 256 at a time.
 
@@ -103,8 +118,8 @@ def onnx_logits(onnx_path: str | Path, images: torch.Tensor) -> torch.Tensor:
     ort = import_optional("onnxruntime")
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
-    chunks = images.detach().cpu().float().split(_CHUNK)
-    return torch.cat([torch.from_numpy(session.run(None, {name: c.numpy()})[0]) for c in chunks])
+    return torch.cat([torch.from_numpy(session.run(None, {name: c.numpy()})[0])
+                      for c in float_chunks(images)])  # fmt: skip
 
 
 def onnx_parity(
@@ -122,7 +137,7 @@ def onnx_parity(
     Args:
         onnx_path: a file written by ``export_onnx`` (input ``images``).
         reference: the model the file was exported from.
-        images: float images, ``N x C x H x W``.
+        images: ``N x C x H x W``: float images, or uint8 pixels (scaled to [0, 1]).
         atol: the largest absolute difference between logits that counts as the same.
 
     Raises:
@@ -131,10 +146,9 @@ def onnx_parity(
     """
     _check_atol(atol)
     logits = onnx_logits(onnx_path, images)
-    chunks = images.detach().cpu().float().split(_CHUNK)
     with eval_mode(reference), torch.inference_mode():
         device = next(iter([*reference.parameters(), *reference.buffers()]), images).device
-        expected = torch.cat([reference(c.to(device)).cpu() for c in chunks])
+        expected = torch.cat([reference(c.to(device)).cpu() for c in float_chunks(images)])
     return compare_logits(logits, expected, atol=atol, runtime="onnxruntime")
 
 
@@ -154,8 +168,9 @@ if kind == "executorch":
     run = lambda x: method.execute([x.contiguous()])[0]
 else:
     run = torch.export.load(path).module()
+scale = (lambda x: x.float() / 255.0) if images.dtype == torch.uint8 else (lambda x: x)
 with torch.inference_mode():
-    logits = torch.cat([run(part) for part in images.split(chunk)])
+    logits = torch.cat([run(scale(part)) for part in images.split(chunk)])
 torch.save(logits, out)
 """
 _RUNTIMES = {"torch.export": "torch.export (fresh process)",
@@ -179,7 +194,7 @@ def logits_in_fresh_process(
         raise FileNotFoundError(f"`path` must be a file, got {str(path)!r}.")
     with tempfile.TemporaryDirectory(prefix="nsearch-parity-") as folder:
         images_path, logits_path = Path(folder) / "images.pt", Path(folder) / "logits.pt"
-        torch.save(images.detach().cpu().float().contiguous(), images_path)
+        torch.save(images.detach().cpu().contiguous(), images_path)  # uint8 stays uint8
         command = [sys.executable, "-c", _FRESH_PROCESS, kind, str(path), str(images_path),
                    str(logits_path), str(chunk)]  # fmt: skip
         done = subprocess.run(command, cwd=folder, capture_output=True, text=True,

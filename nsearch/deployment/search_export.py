@@ -6,14 +6,17 @@ Reads the search's records and the data's test split; it does not import Lightni
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from nsearch.cost.complexity import count_complexity
-from nsearch.data import SourceOptions, get_source, stratified_sample
-from nsearch.deployment.bundle import Bundle, LabelledImages, write_bundle
+from nsearch.data import SourceOptions, get_source, scan_folder, stratified_sample
+from nsearch.data._folder import FolderImages, eval_transform
+from nsearch.deployment.bundle import FORMATS, Bundle, LabelledImages, write_bundle
 from nsearch.deployment.description import InputSpec, ModelDescription
 from nsearch.deployment.quantization import DEFAULT_CALIBRATION_IMAGES, SCHEMES
 from nsearch.search.evaluation import load_trial_model
@@ -31,28 +34,71 @@ SEARCH_WEIGHTS = (
 )
 
 
-def run_images(info: RunInfo, calibration: int = 0) -> tuple[LabelledImages, torch.Tensor | None]:
-    """The run's test split as float images in [0, 1] with their labels, and ``calibration``
-    training images in [0, 1] (a stratified subset, seeded by the run's seed) to calibrate int8
-    models (``None`` for 0).
+def run_images(info: RunInfo, calibration: int = 0, *,
+               datamodule: Any = None) -> tuple[LabelledImages, torch.Tensor | None]:  # fmt: skip
+    """The run's test split as the model takes it (uint8 pixels for nsearch's sources and
+    folders, taken as [0, 1]; the user's datamodule's test batches as they are), and
+    ``calibration`` training images the same way (a stratified subset, seeded by the run's seed;
+    ``None`` for 0) to calibrate int8 models.
 
     Raises:
-        ValueError: if ``calibration`` is negative or more than the training images.
+        ValueError: if ``calibration`` is negative or more than the training images, or a
+            user's datamodule is needed and cannot be had.
     """
     s = info.settings
+    if datamodule is not None or s.datamodule is not None:
+        return _user_images(s.datamodule, datamodule, calibration)
+    if s.data == "imagefolder":
+        scan = scan_folder(s.data_dir, s.image_size)
+        test, train_labels = _decoded(scan.test, scan.size), [y for _, y in scan.train]
+        pick = _calibration(np.array(train_labels), calibration, s.seed)
+        chosen = None if pick is None else [scan.train[int(i)] for i in pick]
+        return test, None if chosen is None else _decoded(chosen, scan.size).images
     splits = get_source(s.data).load(Path(s.data_dir) if s.data_dir else None, SourceOptions())
-    test = LabelledImages(torch.from_numpy(splits.test_images).float() / 255.0,
-                      torch.from_numpy(splits.test_labels))  # fmt: skip
-    available = len(splits.train_labels)
-    if not 0 <= calibration <= available:
+    test = LabelledImages(torch.from_numpy(splits.test_images),
+                          torch.from_numpy(splits.test_labels))  # fmt: skip
+    pick = _calibration(splits.train_labels, calibration, s.seed)
+    return test, None if pick is None else torch.from_numpy(splits.train_images[pick])
+
+
+def _calibration(labels: np.ndarray, count: int, seed: int) -> np.ndarray | None:
+    if not 0 <= count <= len(labels):
         raise ValueError(
-            f"`--calibration-images` must be between 1 and {available:,} (the training images), "
-            f"got {calibration}."
+            f"`--calibration-images` must be between 1 and {len(labels):,} (the training "
+            f"images), got {count}."
         )
+    return None if count == 0 else stratified_sample(labels, count, np.random.default_rng(seed))
+
+
+def _decoded(samples: list[tuple[str, int]], size: int) -> LabelledImages:
+    dataset = FolderImages(samples, eval_transform(size))
+    items = [dataset[i] for i in range(len(dataset))]
+    return LabelledImages(torch.stack([image for image, _ in items]),
+                          torch.tensor([label for _, label in items]))  # fmt: skip
+
+
+def _user_images(path: str | None, datamodule: Any,
+                 calibration: int) -> tuple[LabelledImages, torch.Tensor | None]:  # fmt: skip
+    from nsearch.search.user_code import check_batch, load_datamodule
+
+    if datamodule is None:
+        if path is None:
+            raise ValueError("This run used a datamodule given as an object: pass it again "
+                             "(datamodule=...) to export or finalize.")  # fmt: skip
+        datamodule = load_datamodule(path)
+    datamodule.prepare_data()
+    datamodule.setup("test")
+    batches = [check_batch(b, "test") for b in datamodule.test_dataloader()]
+    test = LabelledImages(torch.cat([x for x, _ in batches]), torch.cat([y for _, y in batches]))
     if calibration == 0:
         return test, None
-    chosen = stratified_sample(splits.train_labels, calibration, np.random.default_rng(s.seed))
-    return test, torch.from_numpy(splits.train_images[chosen]).float() / 255.0
+    datamodule.setup("fit")
+    taken: list[torch.Tensor] = []
+    for batch in datamodule.train_dataloader():
+        taken.append(check_batch(batch, "training")[0])
+        if sum(len(t) for t in taken) >= calibration:
+            break
+    return test, torch.cat(taken)[:calibration]
 
 
 def describe_trial(
@@ -67,7 +113,8 @@ def describe_trial(
         architecture_text=space.describe(space.config_from_params(record.architecture)),
         trial=record.trial,
         weights=weights,
-        input=InputSpec(tuple(info.input_shape), tuple(info.mean), tuple(info.std)),
+        input=InputSpec(tuple(info.input_shape), tuple(info.mean), tuple(info.std),
+                        info.preprocessing or InputSpec.preprocessing),
         classes=tuple(info.classes),
         params=cost.params,
         macs=cost.macs,
@@ -84,6 +131,8 @@ def export_trial(
     dest: str | Path | None = None,
     quantize: str | None = None,
     calibration_images: int = DEFAULT_CALIBRATION_IMAGES,
+    formats: Sequence[str] = FORMATS,
+    datamodule: Any = None,
 ) -> Bundle:
     """Export one trial's best-epoch model from the search results in ``out``.
 
@@ -94,6 +143,8 @@ def export_trial(
         dest: the folder to write; by default ``out/export/trial_NNNN``.
         quantize: ``"int8"`` adds int8 models (:mod:`nsearch.deployment.quantization`).
         calibration_images: training images that calibrate the int8 models.
+        formats: the model files to write (:data:`~nsearch.deployment.bundle.FORMATS`).
+        datamodule: the run's datamodule, where it was given as an object.
 
     Raises:
         ValueError: unless exactly one of ``trial`` and ``rank`` is given, if it names no
@@ -108,9 +159,10 @@ def export_trial(
     model = load_trial_model(run.out, record, run.info)
     dest = Path(dest) if dest is not None else run.out / "export" / f"trial_{record.trial:04d}"
     description = describe_trial(record, run.info, model, SEARCH_WEIGHTS)
-    test, calibration = run_images(run.info, calibration_images if quantize else 0)
+    test, calibration = run_images(run.info, calibration_images if quantize else 0,
+                                   datamodule=datamodule)  # fmt: skip
     return write_bundle(model, dest, description, test, quantize=quantize,
-                        calibration=calibration)  # fmt: skip
+                        calibration=calibration, formats=formats)  # fmt: skip
 
 
 def check_quantize(quantize: str | None, calibration_images: int) -> None:

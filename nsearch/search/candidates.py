@@ -1,6 +1,7 @@
 """What every candidate network of a study is built for and trained on: the data (a
-LightningDataModule, nsearch's own or the user's), the shape of its images, its classes, and
-the training recipe (a function from the network to a LightningModule)."""
+LightningDataModule: nsearch's in-memory sources, a streamed image folder, or the user's own),
+the shape of its images, its classes, how its images are prepared, and the training recipe (a
+function from the network to a LightningModule)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from torch import nn
 
 from nsearch.search_spaces import SearchSpace
 
-__all__ = ["Candidates", "ModuleFactory"]
+__all__ = ["USER_PREPROCESSING", "Candidates", "ModuleFactory"]
 
 # The training recipe: the network -> a LightningModule that trains it and logs `val_acc`.
 ModuleFactory = Callable[[nn.Module], Any]
+USER_PREPROCESSING = "as your datamodule's loaders prepare images (the model takes them as is)"
 
 
 @dataclass(frozen=True)
@@ -28,13 +30,23 @@ class Candidates:
         classes: the class names, in label order.
         val_images: the number of validation images (for each accuracy's interval).
         module: the training recipe, ``module(network) -> LightningModule``.
+        mean: per-channel mean the loaders subtract, [0, 1] units (0 for the user's data).
+        std: per-channel std they divide by (1 for the user's data).
+        preprocessing: what a deployed model's images need before the model, in words.
+        augmentation: what the training images get, in words.
+        user_module: whether ``module`` is the user's (checked before the search starts).
     """
 
     data: Any
-    input_shape: tuple[int, int, int]
+    input_shape: tuple[int, ...]
     classes: tuple[str, ...]
     val_images: int
     module: ModuleFactory
+    mean: tuple[float, ...] = ()
+    std: tuple[float, ...] = ()
+    preprocessing: str = "none: images already at this size, scaled to [0, 1]"
+    augmentation: str = "random horizontal flips"
+    user_module: bool = False
 
     @property
     def num_classes(self) -> int:

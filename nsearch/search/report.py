@@ -179,6 +179,9 @@ def markdown_report(
         + (f"{s.max_macs:g} GMACs" if s.max_macs else "none")
         + "; latency budget "
         + (f"{s.max_latency_ms:g} ms." if s.max_latency_ms else "none."),
+        "Images: " + " x ".join(map(str, info.input_shape))
+        + (f" ({info.preprocessing})" if info.preprocessing else "")
+        + (f"; training augmentation: {info.augmentation}." if info.augmentation else "."),
         f"The floor rule (`--floor-confidence {s.floor_confidence}`): {selection.rule}; "
         "`floor met` says `confident` when the interval's lower end is at or above the floor, "
         "`point estimate` when only the accuracy is, and `no` otherwise.",

@@ -68,6 +68,8 @@ class RunInfo:
         classes: the class names, in label order.
         mean: per-channel mean of the training images, on the [0, 1] pixel scale.
         std: per-channel standard deviation, on the same scale.
+        preprocessing: what an image needs before the model, in words (resize, crop).
+        augmentation: what the training images got, in words.
         version: the nsearch version that wrote the file.
     """
 
@@ -79,6 +81,8 @@ class RunInfo:
     classes: tuple[str, ...]
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    preprocessing: str = ""
+    augmentation: str = ""
     version: str = __version__
 
     @property
@@ -98,6 +102,8 @@ class RunInfo:
             "classes": list(self.classes),
             "mean": list(self.mean),
             "std": list(self.std),
+            "preprocessing": self.preprocessing,
+            "augmentation": self.augmentation,
             "version": self.version,
         }
         temporary = out / (RUN_FILE + ".tmp")
@@ -124,6 +130,8 @@ class RunInfo:
             classes=tuple(data["classes"]),
             mean=tuple(data["mean"]),
             std=tuple(data["std"]),
+            preprocessing=data.get("preprocessing", ""),
+            augmentation=data.get("augmentation", ""),
             version=data.get("version", "unknown"),
         )
 

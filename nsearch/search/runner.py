@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import os
 import shutil
 import time
@@ -18,7 +17,8 @@ import torch
 
 from nsearch.cost.runtimes import check_runtime
 from nsearch.search import outputs
-from nsearch.search.candidates import Candidates
+from nsearch.search.candidates import Candidates, ModuleFactory
+from nsearch.search.data_setup import make_candidates
 from nsearch.search.results import TrialRecord, finished_count, read_records
 from nsearch.search.run_info import RUN_FILE, RunInfo, check_same_identity, relative_storage
 from nsearch.search.selection import best_feasible
@@ -28,8 +28,8 @@ from nsearch.search.storage import fail_orphaned_trials, open_storage
 from nsearch.search.strategies import STRATEGIES
 from nsearch.search.study import create_study, default_study_name
 from nsearch.search.trial import measure_cost
+from nsearch.search.trial_training import check_recipe
 from nsearch.search_spaces import get_space
-from nsearch.training.classifier import Classifier
 
 __all__ = ["StudyResult", "run_study"]
 
@@ -53,17 +53,6 @@ class StudyResult:
         estimates = {r.trial: r for r in self.records if r.estimate}
         return markdown_table(self.front, self.best, get_space(self.settings.space),
                               self.settings.min_accuracy, estimates)  # fmt: skip
-
-
-def make_candidates(settings: SearchSettings) -> Candidates:
-    """The data (set up) and training recipe of every candidate of the search."""
-    from nsearch.data import ImageDataModule
-
-    data = ImageDataModule(settings.data, settings.data_dir, batch_size=settings.batch_size,
-                           seed=settings.seed, train_limit=settings.train_limit)  # fmt: skip
-    data.setup("fit")
-    return Candidates(data, data.input_shape, data.classes, data.val_images,
-                      functools.partial(Classifier, lr=settings.peak_lr))  # fmt: skip
 
 
 def check_budgets_admit_something(settings: SearchSettings, candidates: Candidates) -> None:
@@ -138,7 +127,7 @@ def _worker_main(settings: SearchSettings, out: Path, storage_url: str, study_na
                  worker: int, threads: int, deadline: float) -> None:  # fmt: skip
     torch.set_num_threads(threads)
     with contextlib.suppress(KeyboardInterrupt):  # the parent reports; its Ctrl-C reaches us too
-        candidates = make_candidates(settings)
+        candidates = make_candidates(settings, out)
         # a supernet is loaded from the run's folder, where the parent left it
         objective = STRATEGIES[settings.strategy].objective(settings.plan(worker), candidates,
                                                             out, False)  # fmt: skip
@@ -204,6 +193,8 @@ def run_study(
     storage: str | None = None,
     study_name: str | None = None,
     progress: bool = True,
+    datamodule: Any = None,
+    module: ModuleFactory | None = None,
 ) -> StudyResult:
     """Search ``settings.space`` and write the results to ``out``.
 
@@ -214,6 +205,12 @@ def run_study(
     storage and study name come from ``out/run.json``); training settings may not change then.
     Other machines join it by running with the same ``storage`` (PostgreSQL) and ``study_name``.
     On Ctrl-C the finished trials are kept and reported, and ``interrupted`` is set.
+
+    Your own data and recipe: ``datamodule`` is any LightningDataModule whose train and
+    validation loaders (and test loader, for the front's test accuracy) yield ``(images,
+    labels)``, and ``module`` a function of the network that returns a LightningModule training
+    it and logging ``val_acc``; by import path they are the settings ``datamodule`` and
+    ``module`` (which ``--workers`` processes and other machines need).
 
     Writes to ``out``: ``trials.csv``, ``pareto.csv`` (with test accuracy for the front's models),
     ``report.md``, ``pareto.png``, ``optuna/*.html``, each trial's best checkpoint under
@@ -238,9 +235,23 @@ def run_study(
             )
     STRATEGIES[settings.strategy].check(settings.space)
     check_runtime(settings.latency_runtime)
-    candidates = make_candidates(settings)  # data errors come before anything is written
-    check_budgets_admit_something(settings, candidates)
-    created = _prepare_out(out)
+    if settings.workers > 1 and (datamodule is not None or module is not None):
+        raise ValueError(
+            "Worker processes build the data and the recipe themselves: with --workers "
+            f"{settings.workers}, give them as import paths (datamodule=, module= in the "
+            "settings, --datamodule and --module on the command line), not as objects."
+        )
+    existed = out.exists()
+    try:  # data errors come before anything else is written
+        candidates = make_candidates(settings, out, datamodule=datamodule, module=module)
+        check_budgets_admit_something(settings, candidates)
+        if candidates.user_module:
+            check_recipe(candidates, get_space(settings.space), settings.hardware)
+    except BaseException:
+        if not existed:  # a decoding cache, and nothing else
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    created = _prepare_out(out) or not existed
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if previous is not None and storage is None:
         storage_url, study_name = previous.storage_url(out), previous.study_name
@@ -258,9 +269,10 @@ def run_study(
             shutil.rmtree(out, ignore_errors=True)
         raise
     recorded, in_out = relative_storage(storage_url, out)
-    data = candidates.data
     info = RunInfo(settings, study_name, recorded, in_out, candidates.input_shape,
-                   candidates.classes, tuple(data.mean), tuple(data.std))  # fmt: skip
+                   candidates.classes, candidates.mean, candidates.std,
+                   preprocessing=candidates.preprocessing,
+                   augmentation=candidates.augmentation)  # fmt: skip
     info.write(out)
     deadline = Deadline.after(settings.timeout).deadline
     strategy = STRATEGIES[settings.strategy]
@@ -284,6 +296,15 @@ def run_study(
             strategy.finish(study, plan, candidates, out, settings.confirm)
     except KeyboardInterrupt:
         interrupted = True
-    written = outputs.write_results(out, info, study, data.test_dataloader())
+    written = outputs.write_results(out, info, study, test_batches(candidates.data))
     return StudyResult(study, written.records, written.front, written.best, out, settings,
                        interrupted)  # fmt: skip
+
+
+def test_batches(data: Any) -> Any:
+    """The test loader's batches, or none where the (user's) datamodule has no test loader."""
+    try:
+        loader = data.test_dataloader()
+    except Exception:  # Lightning's default raises where no test loader is defined
+        return []
+    return loader if loader is not None else []

@@ -14,16 +14,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nsearch.cost.latency import RUNTIMES
-from nsearch.data import DATASETS
+from nsearch.data import AUGMENTATIONS, DATASETS
 from nsearch.search.objectives import FLOOR_MODES, OBJECTIVES
 from nsearch.search.plan import TrialPlan
 from nsearch.search.samplers import PRUNERS, SAMPLERS
 from nsearch.search.selection import FLOOR_RULES, Budgets, Selection
 from nsearch.search.strategies import STRATEGIES
 from nsearch.search_spaces import get_space, list_spaces
+from nsearch.training.hardware import ACCELERATORS, PRECISIONS, Hardware
 
-__all__ = ["Option", "SearchSettings", "changed_identity", "percentage", "positive_float",
-           "positive_int"]  # fmt: skip
+__all__ = ["IMAGE_CACHES", "Option", "SearchSettings", "changed_identity", "percentage",
+           "positive_float", "positive_int"]  # fmt: skip
+
+IMAGE_CACHES = ("uint8", "none")
 
 
 def positive_int(text: str) -> int:
@@ -35,6 +38,20 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise ValueError(f"must be at least 1, got {text}")
     return value
+
+
+def import_path(text: str) -> str:
+    """An argparse type: ``package.module:name``, an object to import."""
+    module, _, name = text.partition(":")
+    if not module or not name or not all(p.isidentifier() for p in module.split(".")):
+        raise ValueError(f"must be an import path such as package.module:Name, got {text!r}")
+    return text
+
+
+def device_list(text: str) -> str:
+    """An argparse type: a positive count of devices, or device indices such as ``0,2``."""
+    Hardware(devices=text)  # raises ValueError with the reason
+    return text
 
 
 def image_limit(text: str) -> int | None:
@@ -111,6 +128,41 @@ class SearchSettings:
         None,
         "The folder that holds the data set's files (needed for cifar10 and imagefolder; "
         "optional for fashion-mnist).",
+        identity=True,
+    )
+    image_size: int | None = _option(
+        None,
+        "With --data imagefolder: the square side, in pixels, images are resized and "
+        "centre-cropped to; by default the images' own size (they must all share one).",
+        parse=positive_int,
+        identity=True,
+    )
+    augment: str = _option(
+        "standard",
+        "With --data imagefolder: 'standard' trains on random resized crops (25-100 %% of the "
+        "image) with horizontal flips; 'none' on the images as they are evaluated.",
+        choices=_names(AUGMENTATIONS),
+        identity=True,
+    )
+    image_cache: str = _option(
+        "uint8",
+        "With --data imagefolder: 'uint8' decodes the images once into a file in --out and "
+        "reads it a row at a time; 'none' decodes them every epoch in worker processes.",
+        choices=_names(IMAGE_CACHES),
+    )
+    datamodule: str | None = _option(
+        None,
+        "Your own data: the import path of a LightningDataModule class, or of a function of no "
+        "arguments that returns one (package.module:Name); its loaders yield (images, labels).",
+        parse=import_path,
+        identity=True,
+    )
+    module: str | None = _option(
+        None,
+        "Your own training recipe: the import path of a function of the network (an "
+        "nn.Module) that returns a LightningModule training it and logging val_acc "
+        "(package.module:name); by default nsearch's Classifier.",
+        parse=import_path,
         identity=True,
     )
     trials: int = _option(
@@ -245,6 +297,24 @@ class SearchSettings:
         "three of them (its worker died) is failed and retried once.",
         parse=positive_int,
     )
+    accelerator: str = _option(
+        "auto",
+        "Lightning's accelerator for every Trainer (trials, the supernet, finalize): a GPU "
+        "where there is one by default. Latency is always measured on the CPU.",
+        choices=_names(ACCELERATORS),
+    )
+    devices: str = _option(
+        "1",
+        "The devices trials train on, one per trial: a count (workers share the first ones, "
+        "round-robin) or device indices such as 0,2.",
+        parse=device_list,
+    )
+    precision: str = _option(
+        "32-true",
+        "Lightning's precision for every Trainer ('16-mixed' or 'bf16-mixed' on a GPU).",
+        choices=_names(PRECISIONS),
+        identity=True,
+    )
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -271,6 +341,11 @@ class SearchSettings:
         budgets = Budgets(self.max_params, self.max_macs, self.max_latency_ms)
         return Selection(self.objective, self.min_accuracy, budgets, self.floor_confidence)
 
+    @property
+    def hardware(self) -> Hardware:
+        """Where and in which precision every Trainer of the search runs."""
+        return Hardware(self.accelerator, self.devices, self.precision)
+
     def plan(self, worker: int = 0) -> TrialPlan:
         """The values each trial of worker ``worker`` uses."""
         return TrialPlan(
@@ -282,6 +357,7 @@ class SearchSettings:
             prune=self.pruner != "none",
             floor_mode=self.floor_mode,
             latency_runtime=self.latency_runtime,
+            hardware=self.hardware,
             worker=worker,
         )
 

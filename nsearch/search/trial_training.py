@@ -16,16 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-import pytorch_lightning as pl
 import torch
 
 from nsearch.callbacks import NetScoreCallback, OptunaPruning
+from nsearch.callbacks._compat import CALLBACK_BASES
 from nsearch.search.candidates import Candidates
 from nsearch.search.objectives import Epoch
+from nsearch.search.user_code import lightning_classes
 from nsearch.training.hardware import Hardware
 from nsearch.training.lightning import interrupts_as_keyboard_interrupt, quiet_lightning
 
-__all__ = ["SCORE", "EpochResult", "TrainingOutcome", "train"]
+__all__ = ["SCORE", "EpochResult", "TrainingOutcome", "check_recipe", "train"]
 
 SCORE = "search_score"
 
@@ -72,7 +73,7 @@ def _accuracy(metrics: dict[str, Any]) -> float:
 
 
 @dataclass
-class _ScoreEpochs(pl.Callback):
+class _ScoreEpochs(*CALLBACK_BASES):  # type: ignore[misc]
     """Logs the trial's score of each validation epoch and keeps every epoch's result."""
 
     score: Callable[[Epoch], float]
@@ -80,7 +81,7 @@ class _ScoreEpochs(pl.Callback):
     val_images: int
     epochs: list[EpochResult] = field(default_factory=list)
 
-    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def on_validation_epoch_end(self, trainer: Any, pl_module: Any) -> None:
         if trainer.sanity_checking:
             return
         correct = round(_accuracy(trainer.callback_metrics) * self.val_images)
@@ -115,7 +116,9 @@ def train(
         ValueError: if the training module logs no ``val_acc``.
     """
     scores = _ScoreEpochs(score, cost, candidates.val_images)
-    checkpoint = pl.callbacks.ModelCheckpoint(
+    module = candidates.module(model)
+    lightning = lightning_classes(module)  # the user's module may be built on either
+    checkpoint = lightning.callbacks.ModelCheckpoint(
         dirpath=folder, filename="best", monitor=SCORE, mode="max", save_top_k=1
     )
     callbacks: list[Any] = [NetScoreCallback(input_shape=candidates.input_shape), scores,
@@ -126,17 +129,17 @@ def train(
     pruned, failure = False, None
     try:
         with quiet_lightning(), interrupts_as_keyboard_interrupt():
-            trainer = pl.Trainer(
+            trainer = lightning.Trainer(
                 max_epochs=epochs,
                 **(hardware or Hardware()).trainer_kwargs(worker),
                 callbacks=callbacks,
-                logger=pl.loggers.CSVLogger(log_dir.parent, name=log_dir.name, version=""),
+                logger=lightning.loggers.CSVLogger(log_dir.parent, name=log_dir.name, version=""),
                 enable_progress_bar=False,
                 enable_model_summary=False,
                 num_sanity_val_steps=0,
                 log_every_n_steps=10,
             )
-            trainer.fit(candidates.module(model), datamodule=candidates.data)
+            trainer.fit(module, datamodule=candidates.data)
     except optuna.TrialPruned:
         # A trial stopped after its last epoch has trained fully: it is complete.
         pruned = len(scores.epochs) < epochs
@@ -145,3 +148,23 @@ def train(
     path = Path(checkpoint.best_model_path) if checkpoint.best_model_path else None
     seconds = time.perf_counter() - start
     return TrainingOutcome(scores.epochs, path, seconds, pruned, failure)
+
+
+def check_recipe(candidates: Candidates, space: Any, hardware: Hardware) -> None:
+    """Run the user's training recipe for one batch of training and one of validation on the
+    space's smallest network, so that a module that logs no ``val_acc`` is refused before the
+    search starts.
+
+    Raises:
+        ValueError: naming the keys the module logged.
+    """
+    network = candidates.build(space, space.smallest if space.smallest is not None
+                               else space.suggest(optuna.trial.FixedTrial({})))  # fmt: skip
+    module = candidates.module(network)
+    lightning = lightning_classes(module)
+    with quiet_lightning():
+        trainer = lightning.Trainer(fast_dev_run=1, logger=False, enable_progress_bar=False,
+                                    enable_model_summary=False,
+                                    **hardware.trainer_kwargs())  # fmt: skip
+        trainer.fit(module, datamodule=candidates.data)
+    _accuracy(trainer.callback_metrics)
