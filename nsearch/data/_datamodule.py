@@ -97,6 +97,8 @@ class ImageDataModule(pl.LightningDataModule):
         train_limit: train on at most this many images (a stratified subset of those left after
             the validation split), for quick runs; the validation split does not change.
         image_size: the side, in pixels, that ``imagefolder`` images are resized to.
+        shuffle_seed: seeds the order and the flips alone (``seed`` where it is None), for
+            independent trainings on the same split.
 
     Raises:
         ValueError: on an unknown dataset or an argument out of range.
@@ -114,6 +116,7 @@ class ImageDataModule(pl.LightningDataModule):
         flip: bool = True,
         train_limit: int | None = None,
         image_size: int = 32,
+        shuffle_seed: int | None = None,
     ) -> None:
         super().__init__()
         self.source = get_source(dataset)
@@ -133,6 +136,7 @@ class ImageDataModule(pl.LightningDataModule):
         self.data_dir = Path(data_dir) if data_dir is not None else None
         self.batch_size, self.val_fraction, self.seed = batch_size, val_fraction, seed
         self.flip, self.train_limit, self.image_size = flip, train_limit, image_size
+        self.shuffle_seed = shuffle_seed
         self._loaded: _Loaded | None = None
 
     def _load(self) -> _Loaded:
@@ -216,8 +220,9 @@ class ImageDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> TensorLoader:
         loaded = self._load()
+        seed = self.seed if self.shuffle_seed is None else self.shuffle_seed
         return TensorLoader(loaded.train_x, loaded.train_y, self.batch_size, shuffle=True,
-                            flip=self.flip, seed=self.seed)  # fmt: skip
+                            flip=self.flip, seed=seed)  # fmt: skip
 
     def val_dataloader(self) -> TensorLoader | list[tuple[torch.Tensor, torch.Tensor]]:
         """The validation images in order; an empty list (no validation) if there are none.

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 from nsearch._lazy import lazy_names
 
 if TYPE_CHECKING:
+    from nsearch.search.candidates import Candidates
+    from nsearch.search.data_setup import make_candidates
     from nsearch.search.evaluation import test_front
     from nsearch.search.results import TrialRecord, read_records
     from nsearch.search.run_info import Run, RunInfo, open_run
@@ -39,14 +41,17 @@ if TYPE_CHECKING:
     )
     from nsearch.search.settings import SearchSettings
     from nsearch.search.study import create_study, default_study_name
+    from nsearch.search.trial import measure_cost
+    from nsearch.search.trial_training import train
 
-__all__ = ["Budgets", "Run", "RunInfo", "SearchSettings", "Selection", "StudyResult",
+__all__ = ["Budgets", "Candidates", "Run", "RunInfo", "SearchSettings", "Selection", "StudyResult",
            "TrialRecord", "best_feasible", "create_study", "default_study_name", "floor_met",
-           "front", "is_feasible", "open_run", "read_records", "run_study",
-           "test_front"]  # fmt: skip
+           "front", "is_feasible", "make_candidates", "measure_cost", "open_run",
+           "read_records", "run_study", "test_front", "train"]  # fmt: skip
 
 _HOMES = {
     "Budgets": "selection",
+    "Candidates": "candidates",
     "Run": "run_info",
     "RunInfo": "run_info",
     "SearchSettings": "settings",
@@ -59,10 +64,13 @@ _HOMES = {
     "floor_met": "selection",
     "front": "selection",
     "is_feasible": "selection",
+    "make_candidates": "data_setup",
+    "measure_cost": "trial",
     "open_run": "run_info",
     "read_records": "results",
     "run_study": "runner",
     "test_front": "evaluation",
+    "train": "trial_training",
 }
 
 

@@ -52,6 +52,7 @@ class TrialRecord:
     train_seconds: float = 0.0
     checkpoint: str | None = None  # relative to the run's folder
     estimate: bool = False  # the accuracy is a weight-sharing supernet's estimate, not trained
+    estimate_loss: float | None = None  # the estimate's mean cross-entropy
     confirms: int | None = None  # the estimate trial that this trained trial confirms
     test_correct: int | None = None
     test_images: int | None = None

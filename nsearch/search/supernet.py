@@ -9,6 +9,7 @@ per-trial recipe as ``--strategy train``.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,7 +29,7 @@ from nsearch.search.trial import TrialObjective
 from nsearch.search_spaces import get_space
 from nsearch.supernet import Supernet
 from nsearch.training.lightning import interrupts_as_keyboard_interrupt, quiet_lightning
-from nsearch.training.subnet_scoring import evaluate_subnet
+from nsearch.training.subnet_scoring import SubnetScorer
 from nsearch.training.supernet_recipe import SupernetRecipe
 from nsearch.training.supernet_training import train_supernet
 
@@ -37,8 +38,13 @@ __all__ = ["CHECKPOINT", "SupernetObjective", "confirm", "load_supernet", "to_co
 log = logging.getLogger(__name__)
 
 CHECKPOINT = "supernet.pt"
-# Batch-norm statistics of each sub-network are re-estimated on this many training batches.
+RESCORED = "supernet_rescored.json"
+# Batch-norm statistics of each sub-network are re-estimated on this many training batches (the
+# same ones for every sub-network), and a trial is scored on a fixed stratified subsample of the
+# validation split of this many images (chosen by measurement: experiments/supernet_ranking.py);
+# the estimated front is scored again on the whole split before it is confirmed.
 RECALIBRATION_BATCHES = 8
+SCORING_IMAGES = 1000
 
 
 def load_supernet(plan: TrialPlan, candidates: Candidates, out: Path, *, progress: bool) -> Any:
@@ -66,17 +72,19 @@ class SupernetObjective(TrialObjective):
     def __init__(self, plan: TrialPlan, candidates: Candidates, out: Path,
                  supernet: Any) -> None:  # fmt: skip
         super().__init__(plan, candidates, out)
-        self.supernet = supernet
+        self.scorer = SubnetScorer(supernet, candidates.data,
+                                   recalibration_batches=RECALIBRATION_BATCHES,
+                                   images=min(SCORING_IMAGES, candidates.val_images),
+                                   seed=plan.seed)  # fmt: skip
 
     def evaluate(
         self, trial: optuna.Trial, config: Any, model: torch.nn.Module, cost: Epoch
     ) -> tuple[float, ...]:
-        correct, total = evaluate_subnet(self.supernet, config, self.candidates.data,
-                                         split="val",
-                                         recalibration_batches=RECALIBRATION_BATCHES)  # fmt: skip
-        store(trial, val_correct=correct, val_images=total, estimate=True, epochs_trained=0,
+        estimate = self.scorer(config)
+        store(trial, val_correct=estimate.correct, val_images=estimate.images, estimate=True,
+              estimate_loss=round(estimate.loss, 5), epochs_trained=0,
               status="complete (supernet estimate)")  # fmt: skip
-        return self.finish(trial, Measured(correct, total), cost)
+        return self.finish(trial, Measured(estimate.correct, estimate.images), cost)
 
 
 def to_confirm(
@@ -99,6 +107,29 @@ def to_confirm(
     return chosen
 
 
+def rescore_front(records: list[TrialRecord], plan: TrialPlan, candidates: Candidates,
+                  out: Path) -> list[TrialRecord]:  # fmt: skip
+    """The records with the estimated front scored again on the whole validation split (kept in
+    ``out/supernet_rescored.json``): a subsample's estimate chooses the front, the whole split
+    chooses what to confirm."""
+    path = out / RESCORED
+    kept = json.loads(path.read_text()) if path.is_file() else {}
+    estimated = front(records, plan.selection, estimates=True)
+    missing = [r for r in estimated if str(r.trial) not in kept]
+    if missing:
+        supernet = load_supernet(plan, candidates, out, progress=False)
+        scorer = SubnetScorer(supernet, candidates.data,
+                              recalibration_batches=RECALIBRATION_BATCHES)  # fmt: skip
+        space = get_space(plan.space)
+        for record in missing:
+            result = scorer(space.config_from_params(record.architecture))
+            kept[str(record.trial)] = dataclasses.asdict(result)
+        path.write_text(json.dumps(kept, indent=2) + "\n")
+    return [dataclasses.replace(r, val_correct=kept[str(r.trial)]["correct"],
+                                val_images=kept[str(r.trial)]["images"])
+            if str(r.trial) in kept else r for r in records]  # fmt: skip
+
+
 def confirm(study: optuna.Study, plan: TrialPlan, candidates: Candidates, out: Path,
             count: int) -> list[int]:  # fmt: skip
     """Train the chosen estimates on their own, as new trials of the study that say which
@@ -107,7 +138,7 @@ def confirm(study: optuna.Study, plan: TrialPlan, candidates: Candidates, out: P
     Returns:
         The numbers of the trials trained now.
     """
-    records = read_records(study, out)
+    records = rescore_front(read_records(study, out), plan, candidates, out)
     done = {r.confirms for r in records if r.confirms is not None and r.state != "fail"}
     chosen = [r for r in to_confirm(records, plan.selection, count) if r.trial not in done]
     for record in chosen:

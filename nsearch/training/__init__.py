@@ -25,11 +25,18 @@ if TYPE_CHECKING:
     from nsearch.training.lightning import interrupts_as_keyboard_interrupt, quiet_lightning
     from nsearch.training.sandwich import SandwichModule
     from nsearch.training.schedule import warmup_cosine
-    from nsearch.training.subnet_scoring import evaluate_subnet, fold_batchnorm, prepare_subnet
+    from nsearch.training.subnet_scoring import (
+        SubnetScore,
+        SubnetScorer,
+        evaluate_subnet,
+        fold_batchnorm,
+        prepare_subnet,
+    )
     from nsearch.training.supernet_recipe import SupernetRecipe
     from nsearch.training.supernet_training import EpochRecord, SupernetTraining, train_supernet
 
-__all__ = ["Classifier", "EpochRecord", "Hardware", "SandwichModule", "SupernetRecipe",
+__all__ = ["Classifier", "EpochRecord", "Hardware", "SandwichModule", "SubnetScore",
+           "SubnetScorer", "SupernetRecipe",
            "SupernetTraining", "evaluate_subnet", "fold_batchnorm",
            "interrupts_as_keyboard_interrupt", "prepare_subnet", "quiet_lightning",
            "recalibrate_batchnorm", "train_supernet", "warmup_cosine"]  # fmt: skip
@@ -39,6 +46,8 @@ _HOMES = {
     "EpochRecord": "supernet_training",
     "Hardware": "hardware",
     "SandwichModule": "sandwich",
+    "SubnetScore": "subnet_scoring",
+    "SubnetScorer": "subnet_scoring",
     "SupernetRecipe": "supernet_recipe",
     "SupernetTraining": "supernet_training",
     "evaluate_subnet": "subnet_scoring",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,8 @@ class SupernetTraining:
         from_checkpoint: the weights came from a finished run's checkpoint, nothing was trained.
         history: one record per epoch.
         checkpoint: where the weights were saved, if anywhere.
+        snapshots: the supernet's weights (on the CPU) after each of the last ``keep_last``
+            epochs this call trained, oldest first (empty when it loaded a checkpoint).
     """
 
     epochs: int
@@ -53,6 +56,18 @@ class SupernetTraining:
     from_checkpoint: bool
     history: tuple[EpochRecord, ...]
     checkpoint: Path | None = None
+    snapshots: tuple[dict[str, torch.Tensor], ...] = ()
+
+
+class _Snapshots(pl.Callback):
+    """Copies of the supernet's weights after each of the last ``keep`` training epochs."""
+
+    def __init__(self, supernet: Supernet, keep: int) -> None:
+        self.supernet, self.kept = supernet, deque[dict[str, torch.Tensor]](maxlen=keep)
+
+    def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+        state = self.supernet.state_dict()
+        self.kept.append({k: v.detach().cpu().clone() for k, v in state.items()})
 
 
 def _records(history: list[dict[str, float]]) -> tuple[EpochRecord, ...]:
@@ -68,6 +83,7 @@ def train_supernet(
     checkpoint: str | os.PathLike[str] | None = None,
     hardware: Hardware | None = None,
     progress: bool = True,
+    keep_last: int = 0,
 ) -> SupernetTraining:
     """Train ``supernet`` in place by ``recipe`` (:class:`SupernetRecipe`; by default the sandwich
     rule with in-place distillation, at the space's ``supernet_lr``).
@@ -87,6 +103,8 @@ def train_supernet(
         checkpoint: where to save (and look for) the trained weights.
         hardware: accelerator, devices and precision.
         progress: show Lightning's progress bar and model summary.
+        keep_last: keep the weights after each of the last this many epochs
+            (:attr:`SupernetTraining.snapshots`), to average estimates over them.
 
     Raises:
         ValueError: on a setting out of range, or a checkpoint made with other settings.
@@ -115,7 +133,8 @@ def train_supernet(
                                 history, path)  # fmt: skip
 
     module = SandwichModule(supernet.train(), recipe)
-    callbacks: list[pl.Callback] = []
+    snapshots = _Snapshots(supernet, keep_last) if keep_last > 0 else None
+    callbacks: list[pl.Callback] = [snapshots] if snapshots is not None else []
     partial = None
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -162,7 +181,9 @@ def train_supernet(
                      "history": module.history, "state_dict": state})  # fmt: skip
         if partial is not None:
             partial.unlink(missing_ok=True)
-    return SupernetTraining(epochs, steps, time.perf_counter() - start, False, history, path)
+    kept = tuple(snapshots.kept) if snapshots is not None else ()
+    return SupernetTraining(epochs, steps, time.perf_counter() - start, False, history, path,
+                            kept)  # fmt: skip
 
 
 def _check_settings(saved: dict[str, Any], settings: dict[str, Any], path: Path) -> None:
