@@ -324,9 +324,9 @@ def resume(args: argparse.Namespace) -> tuple[dict[str, list[dict[str, Any]]], l
     if not path.is_file():
         return results, []
     earlier = json.loads(path.read_text())
-    same = {k: v for k, v in earlier["settings"].items() if k not in ("seeds", "methods")}
-    now = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()
-           if k not in ("seeds", "methods")}  # fmt: skip
+    free = ("seeds", "methods", "out")  # what may differ between sittings
+    same = {k: v for k, v in earlier["settings"].items() if k not in free}
+    now = {k: v for k, v in vars(args).items() if k not in free}
     if same != now:
         print(f"{path} was measured with other settings; starting afresh.", flush=True)
         return results, []

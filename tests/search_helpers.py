@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 # Two trials of one epoch on 384 training images: seconds each, and accurate enough (10 % floor).
 QUICK: dict[str, Any] = {
@@ -33,3 +36,17 @@ def fingerprint(folder: Path) -> dict[str, str]:
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     }
+
+
+def refused(main: Callable[[list[str]], int], argv: list[str],
+            capsys: pytest.CaptureFixture[str]) -> str:  # fmt: skip
+    """The one line a command-line tool printed when it refused ``argv`` with exit status 2
+    (argparse's own errors included)."""
+    try:
+        code = main(argv)
+    except SystemExit as exit_:  # argparse's own errors
+        code = int(exit_.code or 0)
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    return err

@@ -127,7 +127,7 @@ def test_program_runs_in_a_fresh_process_without_nsearch(
 
 
 def test_fresh_process_failure_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(FileNotFoundError, match="`program_path` must be a file"):
+    with pytest.raises(FileNotFoundError, match="`path` must be a file"):
         program_parity_in_fresh_process(
             tmp_path / "missing.pt2", torch.rand(1, *SHAPE), torch.zeros(1, 10)
         )

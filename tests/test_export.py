@@ -87,7 +87,8 @@ def test_without_the_deploy_extra_onnx_is_skipped_with_one_sentence(
     real = runtimes.importlib.util.find_spec
     monkeypatch.setattr(runtimes.importlib.util, "find_spec",
                         lambda name: None if name in ("onnx", "executorch") else real(name))  # fmt: skip
-    assert export.main(["--out", str(searched), "--trial", "0", "--dest", str(tmp_path)]) == 0
+    assert export.main(["--out", str(searched), "--trial", "0", "--dest", str(tmp_path),
+                        "--formats", "pt2", "onnx", "pte"]) == 0
     assert not (tmp_path / "model.onnx").exists() and (tmp_path / "model.pt2").is_file()
     assert not (tmp_path / "model.pte").exists()
     out = capsys.readouterr().out

@@ -13,6 +13,7 @@ import pytest
 import torch
 from folder_helpers import write_folder
 from PIL import Image
+from search_helpers import refused
 
 from nsearch import run
 from nsearch.data import scan_folder
@@ -188,13 +189,8 @@ def assert_refused(argv: list[str], match: str, tmp_path: Path,
     out = tmp_path / "out"
     args = [*argv, "--out", str(out), "--space", "mobilenet-uniform", "--trials", "1",
             "--epochs", "1", "--no-progress"]  # fmt: skip
-    try:
-        code = run.main(args)
-    except SystemExit as exit_:  # argparse's own errors
-        code = int(exit_.code or 0)
-    err = capsys.readouterr().err.strip()
-    assert code == 2 and "Traceback" not in err
-    assert len(err.splitlines()) == 1 and re.search(match, err), err
+    err = refused(run.main, args, capsys)
+    assert re.search(match, err), err
     assert not out.exists()  # nothing was written
 
 

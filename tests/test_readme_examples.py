@@ -46,3 +46,13 @@ def test_netscore_in_any_lightning_run_survives_a_first_epoch_at_zero_accuracy(
         float(trainer.callback_metrics["netscore"])
     )
     assert Path(trainer.checkpoint_callback.best_model_path).name.startswith("epoch=9")
+
+
+def test_your_own_optuna_objective_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {}
+    exec(compile(python_block("### Your own Optuna objective"), str(README), "exec"), namespace)
+    study = namespace["study"]
+    complete = [t for t in study.trials if t.value is not None]  # type: ignore[attr-defined]
+    assert len(study.trials) == 2 and complete  # type: ignore[attr-defined]
+    assert all(math.isfinite(t.value) and 60 < t.value < 140 for t in complete)  # NetScore, dB

@@ -78,14 +78,15 @@ def test_a_moved_folder_resumes_and_exports_on_its_own_study(
     moved.parent.mkdir()
     shutil.copytree(original, moved)
     before = fingerprint(original)
-    files = export.export_trial(moved, rank=1, dest=tmp_path / "export")
+    files = export.export_trial(moved, rank=1, dest=tmp_path / "export", formats=("pt2",))
     assert files.config.is_file()
     run_study(SearchSettings(**{**QUICK, "trials": 3}), moved, progress=False)
     assert finished_count(open_run(moved).study) == 3
     assert finished_count(open_run(original).study) == 2
     assert fingerprint(original) == before  # the copy wrote nothing into the original
     shutil.rmtree(original)
-    assert export.main(["--out", str(moved), "--rank", "1", "--dest", str(tmp_path / "e2")]) == 0
+    assert export.main(["--out", str(moved), "--rank", "1", "--dest", str(tmp_path / "e2"),
+                        "--formats", "pt2"]) == 0
 
 
 def test_the_study_name_is_remembered(tmp_path: Path) -> None:

@@ -21,26 +21,27 @@ FILES = {
 }
 
 
+def _table(header: str, align: str, rows: list[str]) -> list[str]:
+    return [header, align, *rows]
+
+
 def _latency_rows(latencies: Sequence[Latency]) -> list[str]:
-    rows = ["| runtime | threads | median (ms) | p90 (ms) | IQR (ms) | timed runs |",
-            "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
-    for lat in latencies:
-        rows.append(
-            f"| {lat.runtime} | {lat.threads} | {lat.median_ms:.3f} | {lat.p90_ms:.3f} | "
-            f"{lat.iqr_ms:.3f} | {lat.runs} |"
-        )
-    return rows
+    return _table(
+        "| runtime | threads | median (ms) | p90 (ms) | IQR (ms) | timed runs |",
+        "|---|---:|---:|---:|---:|---:|",
+        [f"| {lat.runtime} | {lat.threads} | {lat.median_ms:.3f} | {lat.p90_ms:.3f} | "
+         f"{lat.iqr_ms:.3f} | {lat.runs} |" for lat in latencies],
+    )  # fmt: skip
 
 
 def _parity_rows(parities: Sequence[Parity]) -> list[str]:
-    rows = ["| runtime | images | same class | largest logit difference | tolerance | ok |",
-            "|---|---:|---:|---:|---:|---|"]  # fmt: skip
-    for p in parities:
-        rows.append(
-            f"| {p.runtime} | {p.n_images:,} | {p.same_class:,} ({100 * p.same_class_fraction:.2f} "
-            f"%) | {p.max_abs_diff:.2e} | {p.atol:g} | {'yes' if p.ok else 'NO'} |"
-        )
-    return rows
+    return _table(
+        "| runtime | images | same class | largest logit difference | tolerance | ok |",
+        "|---|---:|---:|---:|---:|---|",
+        [f"| {p.runtime} | {p.n_images:,} | {p.same_class:,} ({100 * p.same_class_fraction:.2f} "
+         f"%) | {p.max_abs_diff:.2e} | {p.atol:g} | {'yes' if p.ok else 'NO'} |"
+         for p in parities],
+    )  # fmt: skip
 
 
 def _int8_section(d: ModelDescription) -> list[str]:
