@@ -36,7 +36,9 @@ def tiny_cnn() -> nn.Module:
 def bundle(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     model = tiny_cnn()
     generator = torch.Generator().manual_seed(1)
-    images = torch.rand(96, *SHAPE, generator=generator)
+    # Cut from N x H x W x 1 arrays, as a folder's images are: strides that also read as
+    # channels-last, which ExecuTorch's int8 convolutions cannot run if a program is traced on them.
+    images = torch.rand(96, 28, 28, 1, generator=generator).permute(0, 3, 1, 2)
     with torch.no_grad():  # labels the model mostly gets right, so accuracy means something
         labels = model((images - 0.5) / 0.25).argmax(1)
     labels[::10] = (labels[::10] + 1) % 10
@@ -48,7 +50,7 @@ def bundle(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
     )  # fmt: skip
     return write_bundle(model, tmp_path_factory.mktemp("bundle"), description,
                         LabelledImages(images, labels), quantize="int8",
-                        calibration=torch.rand(64, *SHAPE, generator=generator),
+                        calibration=torch.rand(64, 28, 28, 1, generator=generator).permute(0, 3, 1, 2),
                         max_batch=16)  # fmt: skip
 
 

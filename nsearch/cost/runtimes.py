@@ -27,6 +27,7 @@ __all__ = [
     "EXECUTORCH_MAX_BATCH",
     "batch_dim",
     "check_runtime",
+    "dense",
     "eval_mode",
     "executorch_method",
     "export_executorch",
@@ -94,6 +95,25 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
             module.training = training
 
 
+def dense(tensor: torch.Tensor) -> torch.Tensor:
+    """``tensor`` with row-major strides.
+
+    A dimension of size 1 makes strides ambiguous: a batch of ``N x 1 x H x W`` images cut from
+    an ``N x H x W x 1`` array counts as contiguous and as channels-last at once. ExecuTorch reads
+    a tensor's dim order from its strides, so a program traced on such a batch expects
+    channels-last input, and its int8 convolutions then fail to run ("Propagating input shapes
+    failed") on any input.
+
+    Example::
+
+        >>> dense(torch.zeros(2, 4, 4, 1).permute(0, 3, 1, 2)).stride()
+        (16, 16, 4, 1)
+    """
+    if tensor.stride() == torch.empty(tensor.shape, device="meta").stride():
+        return tensor
+    return tensor.clone(memory_format=torch.contiguous_format)
+
+
 def _tracing_example(example: torch.Tensor) -> torch.Tensor:
     """The example with a batch of at least two, so that the batch dimension stays symbolic."""
     if not isinstance(example, torch.Tensor) or example.dim() < 2:
@@ -101,8 +121,8 @@ def _tracing_example(example: torch.Tensor) -> torch.Tensor:
             f"`example` must be a batch of inputs (batch dimension first, e.g. 1 x 1 x 28 x 28), "
             f"got {example if not isinstance(example, torch.Tensor) else example.shape!r}."
         )
-    example = example.detach()
-    return example.expand(2, *example.shape[1:]).contiguous() if len(example) < 2 else example
+    example = dense(example.detach())
+    return dense(example.expand(2, *example.shape[1:])) if len(example) < 2 else example
 
 
 def batch_dim(max_batch: int | None = None) -> tuple[dict[int, torch.export.Dim]]:
@@ -273,4 +293,4 @@ class _Forward:
         self.program, self.method = program, method
 
     def __call__(self, batch: torch.Tensor) -> Any:
-        return self.method.execute([batch.contiguous()])[0]
+        return self.method.execute([dense(batch)])[0]

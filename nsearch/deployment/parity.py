@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from nsearch.cost.runtimes import eval_mode, import_optional
+from nsearch.cost.runtimes import dense, eval_mode, import_optional
 
 __all__ = [
     "DEFAULT_ATOL",
@@ -106,7 +106,7 @@ def float_chunks(images: torch.Tensor, size: int = _CHUNK) -> Iterator[torch.Ten
         [[[0.0]], [[1.0]]]
     """
     for chunk in images.detach().cpu().split(size):
-        yield chunk.float() / 255.0 if chunk.dtype == torch.uint8 else chunk.float()
+        yield dense(chunk.float() / 255.0 if chunk.dtype == torch.uint8 else chunk.float())
 
 
 def onnx_logits(onnx_path: str | Path, images: torch.Tensor) -> torch.Tensor:
@@ -194,7 +194,7 @@ def logits_in_fresh_process(
         raise FileNotFoundError(f"`path` must be a file, got {str(path)!r}.")
     with tempfile.TemporaryDirectory(prefix="nsearch-parity-") as folder:
         images_path, logits_path = Path(folder) / "images.pt", Path(folder) / "logits.pt"
-        torch.save(images.detach().cpu().contiguous(), images_path)  # uint8 stays uint8
+        torch.save(dense(images.detach().cpu()), images_path)  # uint8 stays uint8
         command = [sys.executable, "-c", _FRESH_PROCESS, kind, str(path), str(images_path),
                    str(logits_path), str(chunk)]  # fmt: skip
         done = subprocess.run(command, cwd=folder, capture_output=True, text=True,

@@ -22,6 +22,7 @@ from torch import nn
 from nsearch.cost.runtimes import (
     EXECUTORCH_MAX_BATCH,
     batch_dim,
+    dense,
     exported,
     import_optional,
     lower_to_executorch,
@@ -58,6 +59,7 @@ def quantize_executorch(
     )
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
+    calibration = dense(calibration)
     example = calibration[:2]
     graph = exported(model, example, max_batch).module()
     quantizer = XNNPACKQuantizer().set_global(
