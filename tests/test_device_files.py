@@ -102,3 +102,20 @@ def test_unknown_scheme_and_missing_calibration_are_refused(tmp_path: Path) -> N
         write_bundle(tiny_cnn(), tmp_path, description, test, quantize="int4")
     with pytest.raises(ValueError, match="int8 quantization needs calibration images"):
         write_bundle(tiny_cnn(), tmp_path, description, test, quantize="int8")
+
+
+def test_a_network_trained_channels_last_lowers_to_executorch(tmp_path: Path) -> None:
+    # nsearch's Classifier trains channels-last; XNNPACK's lowering failed on such weights.
+    from nsearch.cost.runtimes import executorch_method, export_executorch
+    from nsearch.search_spaces import get_space
+
+    space = get_space("mobilenet")
+    torch.manual_seed(0)
+    net = space.build(space.largest, in_channels=3, num_classes=4, input_size=32).eval()
+    net = net.to(memory_format=torch.channels_last)
+    path = export_executorch(net, torch.rand(1, 3, 32, 32), tmp_path / "model.pte", max_batch=4)
+    images = torch.rand(3, 3, 32, 32)
+    with torch.no_grad():
+        expected = net(images)
+    assert torch.allclose(executorch_method(path, threads=1)(images), expected, atol=1e-3)
+    assert next(net.parameters()).dim() == 4 and not all(p.is_contiguous() for p in net.parameters())

@@ -12,6 +12,7 @@ missing.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import importlib.util
 from collections.abc import Callable, Iterator
@@ -137,6 +138,10 @@ def exported(model: nn.Module, example: torch.Tensor,
              max_batch: int | None = None) -> torch.export.ExportedProgram:  # fmt: skip
     """``torch.export`` of ``model`` in eval mode, with a symbolic batch dimension."""
     example = _tracing_example(example)
+    if any(p.dim() == 4 and not p.is_contiguous() for p in model.parameters()):
+        # trained channels-last (as nsearch's Classifier trains): XNNPACK's lowering fails on
+        # such weights ("ChannelsLastTaggedReshapePass"), so export a row-major copy
+        model = copy.deepcopy(model).to(memory_format=torch.contiguous_format)
     with eval_mode(model):
         return torch.export.export(model, (example,), dynamic_shapes=batch_dim(max_batch))
 
