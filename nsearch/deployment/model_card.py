@@ -21,27 +21,23 @@ FILES = {
 }
 
 
-def _table(header: str, align: str, rows: list[str]) -> list[str]:
-    return [header, align, *rows]
-
-
 def _latency_rows(latencies: Sequence[Latency]) -> list[str]:
-    return _table(
+    return [
         "| runtime | threads | median (ms) | p90 (ms) | IQR (ms) | timed runs |",
         "|---|---:|---:|---:|---:|---:|",
-        [f"| {lat.runtime} | {lat.threads} | {lat.median_ms:.3f} | {lat.p90_ms:.3f} | "
+        *[f"| {lat.runtime} | {lat.threads} | {lat.median_ms:.3f} | {lat.p90_ms:.3f} | "
          f"{lat.iqr_ms:.3f} | {lat.runs} |" for lat in latencies],
-    )  # fmt: skip
+    ]  # fmt: skip
 
 
 def _parity_rows(parities: Sequence[Parity]) -> list[str]:
-    return _table(
+    return [
         "| runtime | images | same class | largest logit difference | tolerance | ok |",
         "|---|---:|---:|---:|---:|---|",
-        [f"| {p.runtime} | {p.n_images:,} | {p.same_class:,} ({100 * p.same_class_fraction:.2f} "
+        *[f"| {p.runtime} | {p.n_images:,} | {p.same_class:,} ({100 * p.same_class_fraction:.2f} "
          f"%) | {p.max_abs_diff:.2e} | {p.atol:g} | {'yes' if p.ok else 'NO'} |"
          for p in parities],
-    )  # fmt: skip
+    ]  # fmt: skip
 
 
 def _int8_section(d: ModelDescription) -> list[str]:
