@@ -61,7 +61,7 @@ def add_file_options(parser: argparse.ArgumentParser) -> None:
     them."""
     from nsearch.deployment.bundle import FORMATS
     from nsearch.deployment.quantization import DEFAULT_CALIBRATION_IMAGES, SCHEMES
-    from nsearch.search.settings import positive_int
+    from nsearch.search.options import positive_int
 
     parser.add_argument("--formats", nargs="+", choices=FORMATS, default=list(FORMATS),
                         help="The model files to write and check: pt2 (a torch.export program, "

@@ -24,7 +24,7 @@ from nsearch._cli import (
     print_bundle,
 )
 from nsearch.deployment.final_training import DEFAULT_EPOCHS, finalize
-from nsearch.search.settings import positive_int
+from nsearch.search.options import positive_int
 
 __all__ = ["DEFAULT_EPOCHS", "finalize", "main"]
 

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from nsearch._cli import Parser, argparse_type
-from nsearch.search.settings import Option, SearchSettings
+from nsearch.search.options import Option
+from nsearch.search.settings import SearchSettings
 
 DEFAULTS = SearchSettings()
 

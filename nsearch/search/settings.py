@@ -10,12 +10,22 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from nsearch.cost.latency import RUNTIMES
 from nsearch.data import AUGMENTATIONS, DATASETS
 from nsearch.search.objectives import FLOOR_MODES, OBJECTIVES
+from nsearch.search.options import (
+    Option,
+    device_list,
+    image_limit,
+    import_path,
+    option,
+    percentage,
+    positive_float,
+    positive_int,
+)
 from nsearch.search.plan import TrialPlan
 from nsearch.search.samplers import PRUNERS, SAMPLERS
 from nsearch.search.selection import FLOOR_RULES, Budgets, Selection
@@ -23,76 +33,9 @@ from nsearch.search.strategies import STRATEGIES
 from nsearch.search_spaces import get_space, list_spaces
 from nsearch.training.hardware import ACCELERATORS, PRECISIONS, Hardware
 
-__all__ = ["IMAGE_CACHES", "Option", "SearchSettings", "changed_identity", "percentage",
-           "positive_float", "positive_int"]  # fmt: skip
+__all__ = ["IMAGE_CACHES", "SearchSettings", "changed_identity"]
 
 IMAGE_CACHES = ("uint8", "none")
-
-
-def positive_int(text: str) -> int:
-    """An argparse type: a whole number >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise ValueError(f"must be at least 1, got {text}")
-    return value
-
-
-def import_path(text: str) -> str:
-    """An argparse type: ``package.module:name``, an object to import."""
-    module, _, name = text.partition(":")
-    if not module or not name or not all(p.isidentifier() for p in module.split(".")):
-        raise ValueError(f"must be an import path such as package.module:Name, got {text!r}")
-    return text
-
-
-def device_list(text: str) -> str:
-    """An argparse type: a positive count of devices, or device indices such as ``0,2``."""
-    Hardware(devices=text)  # raises ValueError with the reason
-    return text
-
-
-def image_limit(text: str) -> int | None:
-    """An argparse type: a whole number >= 1, or 'all' for no limit."""
-    return None if text == "all" else positive_int(text)
-
-
-def positive_float(text: str) -> float:
-    """An argparse type: a number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise ValueError(f"must be greater than 0, got {text}")
-    return value
-
-
-def percentage(text: str) -> float:
-    """An argparse type: a percentage in [0, 100)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"expected a number, got {text!r}") from None
-    if not 0 <= value < 100:
-        raise ValueError(f"must be a percentage in [0, 100), got {text}")
-    return value
-
-
-@dataclass(frozen=True)
-class Option:
-    """How a setting appears on the command line, and whether it defines what a trial means."""
-
-    help: str
-    parse: Callable[[str], Any] | None = None
-    choices: Callable[[], Sequence[str]] | None = None
-    identity: bool = False
-
-
-def _option(default: Any, help: str, **kwargs: Any) -> Any:
-    return field(default=default, metadata={"option": Option(help, **kwargs)})
 
 
 def _spaces() -> Sequence[str]:
@@ -116,48 +59,48 @@ class SearchSettings:
     ``max_latency_ms`` in milliseconds per image, ``timeout`` in seconds.
     """
 
-    space: str = _option("mobilenet", "The search space to sample architectures from.",
+    space: str = option("mobilenet", "The search space to sample architectures from.",
                          choices=_spaces, identity=True)  # fmt: skip
-    data: str = _option(
+    data: str = option(
         "embedded",
         "The data set; 'embedded' is a Fashion-MNIST subset shipped with nsearch.",
         choices=_datasets,
         identity=True,
     )
-    data_dir: str | None = _option(
+    data_dir: str | None = option(
         None,
         "The folder that holds the data set's files (needed for cifar10 and imagefolder; "
         "optional for fashion-mnist).",
         identity=True,
     )
-    image_size: int | None = _option(
+    image_size: int | None = option(
         None,
         "With --data imagefolder: the square side, in pixels, images are resized and "
         "centre-cropped to; by default the images' own size (they must all share one).",
         parse=positive_int,
         identity=True,
     )
-    augment: str = _option(
+    augment: str = option(
         "standard",
         "With --data imagefolder: 'standard' trains on random resized crops (25-100 %% of the "
         "image) with horizontal flips; 'none' on the images as they are evaluated.",
         choices=_names(AUGMENTATIONS),
         identity=True,
     )
-    image_cache: str = _option(
+    image_cache: str = option(
         "uint8",
         "With --data imagefolder: 'uint8' decodes the images once into a file in --out and "
         "reads it a row at a time; 'none' decodes them every epoch in worker processes.",
         choices=_names(IMAGE_CACHES),
     )
-    datamodule: str | None = _option(
+    datamodule: str | None = option(
         None,
         "Your own data: the import path of a LightningDataModule class, or of a function of no "
         "arguments that returns one (package.module:Name); its loaders yield (images, labels).",
         parse=import_path,
         identity=True,
     )
-    module: str | None = _option(
+    module: str | None = option(
         None,
         "Your own training recipe: the import path of a function of the network (an "
         "nn.Module) that returns a LightningModule training it and logging val_acc "
@@ -165,25 +108,25 @@ class SearchSettings:
         parse=import_path,
         identity=True,
     )
-    trials: int = _option(
+    trials: int = option(
         30,
         "The study's total number of finished trials, counting those already done in an "
         "earlier run.",
         parse=positive_int,
     )
-    timeout: float | None = _option(660.0, "Start no new trial after this many seconds.",
+    timeout: float | None = option(660.0, "Start no new trial after this many seconds.",
                                     parse=positive_float)  # fmt: skip
-    epoch_budget: int | None = _option(
+    epoch_budget: int | None = option(
         None,
         "Start no new trial once the study's trials have trained this many epochs in all (a "
         "compute budget that does not depend on the machine's speed).",
         parse=positive_int,
     )
-    epochs: int = _option(4, "The most epochs one trial trains for.", parse=positive_int,
+    epochs: int = option(4, "The most epochs one trial trains for.", parse=positive_int,
                           identity=True)  # fmt: skip
-    seed: int = _option(0, "Seeds the sampler, the validation split and each trial's weights.",
+    seed: int = option(0, "Seeds the sampler, the validation split and each trial's weights.",
                         parse=int, identity=True)  # fmt: skip
-    strategy: str = _option(
+    strategy: str = option(
         "train",
         "'train' trains every trial's network; 'supernet' trains one weight-sharing supernet "
         "(for --epochs), scores each trial's sub-network with its weights in seconds, then "
@@ -191,13 +134,13 @@ class SearchSettings:
         choices=_names(STRATEGIES),
         identity=True,
     )
-    confirm: int = _option(
+    confirm: int = option(
         4,
         "With --strategy supernet: how many of the estimated front's networks to confirm by "
         "training them on their own (the best feasible estimate first).",
         parse=positive_int,
     )
-    objective: str = _option(
+    objective: str = option(
         "netscore",
         "'netscore' maximises NetScore with pruning; 'netscore-latency' the same with measured "
         "CPU latency (ms) in place of GMACs (nsearch's extension); 'pareto' searches accuracy, "
@@ -206,21 +149,21 @@ class SearchSettings:
         choices=_names(OBJECTIVES),
         identity=True,
     )
-    min_accuracy: float = _option(
+    min_accuracy: float = option(
         80.0,
         "The accuracy floor in percent: trials below it are infeasible, whatever their NetScore "
         "(fixed for a study: its trials' constraints hold it).",
         parse=percentage,
         identity=True,
     )
-    floor_confidence: str = _option(
+    floor_confidence: str = option(
         "confident",
         "When a trial counts as over the floor: 'confident' when its validation accuracy's "
         "Wilson 95 %% interval lies at or above it, 'point' when the accuracy itself does.",
         choices=_names(FLOOR_RULES),
         identity=True,
     )
-    floor_mode: str = _option(
+    floor_mode: str = option(
         "constraint",
         "How the floor reaches the sampler: 'constraint' (Optuna's trial constraints; the "
         "stored values are the objective's own) or 'penalty' (3 dB per point below the floor "
@@ -228,25 +171,25 @@ class SearchSettings:
         choices=_names(FLOOR_MODES),
         identity=True,
     )
-    max_params: float | None = _option(
+    max_params: float | None = option(
         None,
         "The most parameters a candidate may have, in millions; larger ones are never trained.",
         parse=positive_float,
     )
-    max_macs: float | None = _option(
+    max_macs: float | None = option(
         None,
         "The most multiply-accumulates per image a candidate may need, in billions (GMACs); "
         "larger ones are never trained.",
         parse=positive_float,
     )
-    max_latency_ms: float | None = _option(
+    max_latency_ms: float | None = option(
         None,
         "The longest median time one image (batch 1) may take on this machine's CPU with one "
         "thread in --latency-runtime, in milliseconds, measured before training; slower networks "
         "are never trained.",
         parse=positive_float,
     )
-    latency_runtime: str = _option(
+    latency_runtime: str = option(
         "torch",
         "The runtime each candidate's latency is measured in (batch 1, one CPU thread): 'torch' "
         "(eager PyTorch), 'onnxruntime' (exported to ONNX, a few seconds a trial) or "
@@ -255,15 +198,15 @@ class SearchSettings:
         choices=_names(RUNTIMES),
         identity=True,
     )
-    batch_size: int = _option(128, "The training batch size.", parse=positive_int, identity=True)
-    lr: float | None = _option(
+    batch_size: int = option(128, "The training batch size.", parse=positive_int, identity=True)
+    lr: float | None = option(
         None,
         "The peak learning rate of each trial's schedule; by default the space's (0.1 for the "
         "MobileNet spaces, 0.2 for the ResNet ones, measured: see README).",
         parse=positive_float,
         identity=True,
     )
-    train_limit: int | None = _option(
+    train_limit: int | None = option(
         4000,
         "Train each trial on at most this many images (a stratified, seeded subset): the "
         "default keeps a trial near a minute on two cores; a final run (nsearch.finalize) "
@@ -271,45 +214,45 @@ class SearchSettings:
         parse=image_limit,
         identity=True,
     )
-    pruner: str = _option(
+    pruner: str = option(
         "median",
         "How unpromising trials stop early (single-objective studies): 'median' (below the "
         "median of earlier trials at the same epoch), 'halving' (successive halving: a third "
         "go on at each rung), or 'none'.",
         choices=_names(PRUNERS),
     )
-    sampler: str = _option(
+    sampler: str = option(
         "cost-tpe",
         "The Optuna sampler: 'tpe' (multivariate TPE), 'cost-tpe' (TPE whose start-up trials "
         "are spread over the space's cost range), 'random', or 'nsga2' (NSGA-II, for the pareto "
         "objectives).",
         choices=_names(SAMPLERS),
     )
-    workers: int = _option(
+    workers: int = option(
         1,
         "How many processes on this machine share the study, each with an equal share of the "
         "CPU threads (a journal file in --out is their default storage).",
         parse=positive_int,
     )
-    heartbeat: int = _option(
+    heartbeat: int = option(
         30,
         "Seconds between a running trial's heartbeats on a database storage; a trial silent for "
         "three of them (its worker died) is failed and retried once.",
         parse=positive_int,
     )
-    accelerator: str = _option(
+    accelerator: str = option(
         "auto",
         "Lightning's accelerator for every Trainer (trials, the supernet, finalize): a GPU "
         "where there is one by default. Latency is always measured on the CPU.",
         choices=_names(ACCELERATORS),
     )
-    devices: str = _option(
+    devices: str = option(
         "1",
         "The devices trials train on, one per trial: a count (workers share the first ones, "
         "round-robin) or device indices such as 0,2.",
         parse=device_list,
     )
-    precision: str = _option(
+    precision: str = option(
         "32-true",
         "Lightning's precision for every Trainer ('16-mixed' or 'bf16-mixed' on a GPU).",
         choices=_names(PRECISIONS),
@@ -318,15 +261,16 @@ class SearchSettings:
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
-            option: Option = f.metadata["option"]
+            declared: Option = f.metadata["option"]
             value = getattr(self, f.name)
             if value is None:
                 continue
-            if option.choices is not None and value not in option.choices():
-                raise ValueError(f"`{f.name}` can be {', '.join(option.choices())}, got {value!r}.")
-            if option.parse is not None:
+            if declared.choices is not None and value not in declared.choices():
+                allowed = ", ".join(declared.choices())
+                raise ValueError(f"`{f.name}` can be {allowed}, got {value!r}.")
+            if declared.parse is not None:
                 try:
-                    option.parse(str(value))
+                    declared.parse(str(value))
                 except ValueError as error:
                     raise ValueError(f"`{f.name}` {error}.") from None
 

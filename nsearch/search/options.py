@@ -1,0 +1,82 @@
+"""How a setting appears on the command line: the :class:`Option` record each setting of
+:class:`~nsearch.search.settings.SearchSettings` carries, and the argparse value types that parse
+and check it (each raises ``ValueError`` with the reason, which the CLI turns into one sentence).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from nsearch.training.hardware import Hardware
+
+__all__ = ["Option", "device_list", "image_limit", "import_path", "option", "percentage",
+           "positive_float", "positive_int"]  # fmt: skip
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise ValueError(f"must be at least 1, got {text}")
+    return value
+
+
+def import_path(text: str) -> str:
+    """An argparse type: ``package.module:name``, an object to import."""
+    module, _, name = text.partition(":")
+    if not module or not name or not all(p.isidentifier() for p in module.split(".")):
+        raise ValueError(f"must be an import path such as package.module:Name, got {text!r}")
+    return text
+
+
+def device_list(text: str) -> str:
+    """An argparse type: a positive count of devices, or device indices such as ``0,2``."""
+    Hardware(devices=text)  # raises ValueError with the reason
+    return text
+
+
+def image_limit(text: str) -> int | None:
+    """An argparse type: a whole number >= 1, or 'all' for no limit."""
+    return None if text == "all" else positive_int(text)
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise ValueError(f"must be greater than 0, got {text}")
+    return value
+
+
+def percentage(text: str) -> float:
+    """An argparse type: a percentage in [0, 100)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"expected a number, got {text!r}") from None
+    if not 0 <= value < 100:
+        raise ValueError(f"must be a percentage in [0, 100), got {text}")
+    return value
+
+
+@dataclass(frozen=True)
+class Option:
+    """How a setting appears on the command line, and whether it defines what a trial means."""
+
+    help: str
+    parse: Callable[[str], Any] | None = None
+    choices: Callable[[], Sequence[str]] | None = None
+    identity: bool = False
+
+
+def option(default: Any, help: str, **kwargs: Any) -> Any:
+    """A dataclass field with its default and its :class:`Option`."""
+    return field(default=default, metadata={"option": Option(help, **kwargs)})
