@@ -15,6 +15,9 @@ that the estimator also puts in its k best) stands beside each tau.
 Validation is on the full Fashion-MNIST's 12,000-image validation split by default (Debian's
 ``dataset-fashion-mnist``). Results are written after every standalone training and every
 variant, so the study can run in the background and continue later (the same ``--out``).
+``--part standalone`` and ``--part variants`` split the two halves between two processes (one
+thread each shares two cores better than two threads each) that share one ``--out``: each
+keeps what the other wrote.
 
     python experiments/supernet_ranking.py                      # 24 sub-networks, seeds 0 1
     python experiments/supernet_ranking.py --data embedded --subnets 6 --seeds 0 1 \\
@@ -156,13 +159,17 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     parser.add_argument("--subsamples", type=int, nargs="*", default=[500, 2000],
                         help="Validation subsample sizes for fast scoring.")  # fmt: skip
+    parser.add_argument("--part", choices=["all", "standalone", "variants"], default="all",
+                        help="Only the standalone trainings or only the supernet variants (two "
+                        "processes with two --out folders share a machine's cores).")  # fmt: skip
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     if len(args.seeds) < 2 or args.subnets < 5:
         parser.error("--seeds needs two or more seeds and --subnets at least 5.")
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "supernet_ranking.json"
-    settings = {k: v for k, v in vars(args).items() if k not in ("out", "variants", "seeds")}
+    free = ("out", "variants", "seeds", "part")  # what may differ between sittings
+    settings = {k: v for k, v in vars(args).items() if k not in free}
     state = json.loads(path.read_text()) if path.is_file() else {}
     if state.get("settings") != settings:
         state = {"settings": settings, "standalone": {}, "variants": {}}
@@ -184,10 +191,20 @@ def main() -> None:
                  torch=torch.__version__, seeds=args.seeds)  # fmt: skip
 
     def save() -> None:
+        # Another process may share --out (--part): keep what it wrote since we read the file.
+        disk = json.loads(path.read_text()) if path.is_file() else {}
+        if disk.get("settings") == settings:
+            for seed, runs in disk["standalone"].items():
+                if len(runs) > len(state["standalone"].get(seed, [])):
+                    state["standalone"][seed] = runs
+            for name, variant in disk["variants"].items():
+                state["variants"].setdefault(name, variant)
         state["summary"] = estimators_of(state)
-        path.write_text(json.dumps(state, indent=2) + "\n")
+        partial = path.with_suffix(".partial")
+        partial.write_text(json.dumps(state, indent=2) + "\n")
+        partial.replace(path)  # whole, for the other process's next read
 
-    for seed in args.seeds:
+    for seed in args.seeds if args.part != "variants" else []:
         done = state["standalone"].setdefault(str(seed), [])
         for index in range(len(done), len(chosen)):
             with quiet_lightning():
@@ -195,7 +212,7 @@ def main() -> None:
                                        work / f"seed{seed}-{index}"))  # fmt: skip
             print(f"seed {seed} subnet {index}: {done[-1]['accuracy_percent']:.2f} %", flush=True)
             save()
-    for name in args.variants:
+    for name in args.variants if args.part != "standalone" else []:
         if name not in state["variants"]:
             state["variants"][name] = score_variant(name, args, chosen, candidates, work)
             print(f"variant {name} scored", flush=True)
