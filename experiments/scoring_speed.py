@@ -8,7 +8,7 @@ of the first one's start. The machine's load average is recorded before and afte
 machine makes every figure slower. Writes ``results/scoring_speed.json``.
 
     python experiments/scoring_speed.py [--trials 1000] [--epochs 2] [--train-limit 2000]
-        [--threads 2] [--out /tmp/scoring-speed]
+        [--threads 2] [--workers 1] [--out /tmp/scoring-speed]
 """
 
 from __future__ import annotations
@@ -37,13 +37,16 @@ def main() -> None:
     parser.add_argument("--space", default="mobilenet")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(),
                         help="CPU threads (default: torch's, here %(default)s).")  # fmt: skip
+    parser.add_argument("--workers", type=int, default=1,
+                        help="Processes scoring at once (nsearch's --workers; they share the "
+                        "threads).")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("/tmp/scoring-speed"))
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     settings = SearchSettings(space=args.space, strategy="supernet", trials=args.trials,
                               epochs=args.epochs, train_limit=args.train_limit, confirm=1,
-                              timeout=None)  # fmt: skip
+                              workers=args.workers, timeout=None)  # fmt: skip
     load_before = os.getloadavg()[0]
     start = time.perf_counter()
     result = run_study(settings, args.out, progress=False)
