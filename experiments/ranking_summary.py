@@ -15,7 +15,6 @@ from typing import Any
 from nsearch.core import kendall_tau
 
 GOAL_FRACTION = 0.8  # of the ceiling
-BASELINE = "supernet-baseline-full-recal8-acc@last"  # how the strategy scored until now
 
 
 def top_k_overlap(estimate: Sequence[float], truth: Sequence[float], k: int) -> float:
