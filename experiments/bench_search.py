@@ -28,7 +28,7 @@ the smallest and the largest network of the two spaces compared, with reference 
 ``results/bench_search_fronts.png`` (the fronts of the first seed side by side).
 
 It writes ``bench_search.json`` after every method of every seed, and a second run with the
-same ``--out`` and settings goes on where the first stopped (a long run: about 70 minutes a seed
+same ``--out`` and settings goes on where the first stopped (a long run: about 40 minutes a seed
 on two cores).
 
     python experiments/bench_search.py [--seeds 0 1 2 3 4] [--space mobilenet] [--data embedded]
