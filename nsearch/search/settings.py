@@ -42,10 +42,6 @@ def _spaces() -> Sequence[str]:
     return list_spaces()
 
 
-def _datasets() -> Sequence[str]:
-    return DATASETS
-
-
 def _names(table: Mapping[str, Any] | Sequence[str]) -> Callable[[], Sequence[str]]:
     """The choices of a setting: the names of a table, read when they are asked for."""
     return lambda: tuple(table)
@@ -64,7 +60,7 @@ class SearchSettings:
     data: str = option(
         "embedded",
         "The data set; 'embedded' is a Fashion-MNIST subset shipped with nsearch.",
-        choices=_datasets,
+        choices=_names(DATASETS),
         identity=True,
     )
     data_dir: str | None = option(
