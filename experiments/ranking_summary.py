@@ -42,7 +42,7 @@ def _agreement(estimate: Sequence[float], truth: Sequence[float], k: int) -> dic
 
 def estimators_of(state: dict[str, Any]) -> dict[str, Any]:
     """The ceiling and every estimator's agreement with the seed-mean accuracy, so far."""
-    runs = [state["standalone"].get(str(s), []) for s in state.get("seeds", [])]
+    runs = [state["standalone"].get(str(s), []) for s in state.get("seed_values", [])]
     n = min((len(r) for r in runs), default=0)
     if len(runs) < 2 or n < 5:
         return {"n_subnets": n, "note": "fewer than two seeds of five sub-networks yet"}

@@ -46,6 +46,7 @@ from nsearch.supernet import Supernet
 from nsearch.training import SubnetScorer, SupernetRecipe, quiet_lightning, train_supernet
 
 RESULTS = Path(__file__).parent / "results"
+TOP_LEVEL = ("n_subnets", "seeds", "ceiling", "estimators")
 SCORING_IMAGES = 1000  # the search's subsample (nsearch.search.supernet.SCORING_IMAGES)
 # Each supernet recipe of the ablation: (epoch factor, recipe fields changed from the default).
 VARIANTS: dict[str, tuple[float, dict[str, Any]]] = {
@@ -188,7 +189,7 @@ def main() -> None:
                                  "description": space.describe(config), "params": cost.params,
                                  "macs": cost.macs, "synflow": flow.score})  # fmt: skip
     state.update(val_images=candidates.val_images, machine=machine_description(),
-                 torch=torch.__version__, seeds=args.seeds)  # fmt: skip
+                 torch=torch.__version__, seed_values=args.seeds)  # fmt: skip
 
     def save() -> None:
         # Another process may share --out (--part): keep what it wrote since we read the file.
@@ -200,6 +201,8 @@ def main() -> None:
             for name, variant in disk["variants"].items():
                 state["variants"].setdefault(name, variant)
         state["summary"] = estimators_of(state)
+        # the interface at the top level: n_subnets, seeds (a count), ceiling, estimators
+        state.update({key: state["summary"][key] for key in TOP_LEVEL if key in state["summary"]})
         partial = path.with_suffix(".partial")
         partial.write_text(json.dumps(state, indent=2) + "\n")
         partial.replace(path)  # whole, for the other process's next read

@@ -30,6 +30,8 @@ def test_ranking_study_in_two_parts_writes_the_ceiling_and_every_estimator(tmp_p
     result = json.loads((tmp_path / "supernet_ranking.json").read_text())
     summary = result["summary"]
     assert summary["n_subnets"] == 5 and summary["seeds"] == 2
+    for key in ("n_subnets", "seeds", "ceiling", "estimators"):  # the interface
+        assert result[key] == summary[key]
     low, high = summary["ceiling"]["ci95"]
     assert -1 <= low <= summary["ceiling"]["kendall_tau"] <= high <= 1
     estimators = summary["estimators"]
