@@ -19,9 +19,9 @@ from nsearch.cost.runtimes import check_runtime
 from nsearch.search import outputs
 from nsearch.search.candidates import Candidates, ModuleFactory
 from nsearch.search.data_setup import make_candidates
-from nsearch.search.results import TrialRecord, finished_count, read_records
+from nsearch.search.progress import Progress
+from nsearch.search.results import TrialRecord, finished_count
 from nsearch.search.run_info import RUN_FILE, RunInfo, check_same_identity, relative_storage
-from nsearch.search.selection import best_feasible
 from nsearch.search.settings import SearchSettings
 from nsearch.search.stop import Deadline, EpochBudget, StopRule, TrialTotal, any_reached
 from nsearch.search.storage import fail_orphaned_trials, open_storage
@@ -70,31 +70,6 @@ def check_budgets_admit_something(settings: SearchSettings, candidates: Candidat
         )
 
 
-class _Progress:
-    """One progress bar for the whole study, showing the best feasible NetScore so far."""
-
-    def __init__(self, total: int, enabled: bool, settings: SearchSettings) -> None:
-        from tqdm.auto import tqdm
-
-        self.selection = settings.selection
-        self.bar = tqdm(total=total, desc="trials", unit="trial", disable=not enabled)
-
-    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        self.update(study, 1)
-
-    def update(self, study: optuna.Study, finished: int) -> None:
-        best = best_feasible(read_records(study), self.selection)
-        self.bar.set_postfix_str(
-            f"best feasible NetScore {best.netscore:.2f} (#{best.trial})"
-            if best is not None and best.netscore is not None
-            else "no feasible trial yet"
-        )
-        self.bar.update(finished)
-
-    def close(self) -> None:
-        self.bar.close()
-
-
 def stop_rules(settings: SearchSettings, deadline: float) -> list[StopRule]:
     """When the study stops starting trials: its trial total (across workers), the deadline and
     the epoch budget."""
@@ -103,7 +78,7 @@ def stop_rules(settings: SearchSettings, deadline: float) -> list[StopRule]:
 
 def _optimize(settings: SearchSettings, out: Path, storage_url: str, study_name: str,
               worker: int, deadline: float, objective: Any,
-              progress: _Progress | None = None) -> None:  # fmt: skip
+              progress: Progress | None = None) -> None:  # fmt: skip
     """One worker's share of the study: Optuna's loop until a stop rule holds.
 
     Orphaned trials (their worker process on this machine is gone) are failed and retried
@@ -135,7 +110,7 @@ def _worker_main(settings: SearchSettings, out: Path, storage_url: str, study_na
 
 
 def _run_workers(settings: SearchSettings, out: Path, storage_url: str, study_name: str,
-                 study: optuna.Study, bar: _Progress, deadline: float) -> None:  # fmt: skip
+                 study: optuna.Study, bar: Progress, deadline: float) -> None:  # fmt: skip
     import multiprocessing
 
     threads = max(1, torch.get_num_threads() // settings.workers)
@@ -283,7 +258,7 @@ def run_study(
         plan = settings.plan()
         objective = strategy.objective(plan, candidates, out, progress)
         if remaining > 0:
-            bar = _Progress(remaining, progress, settings)
+            bar = Progress(remaining, progress, settings)
             try:
                 if settings.workers == 1:
                     _optimize(settings, out, storage_url, study_name, 0, deadline, objective,
