@@ -233,28 +233,34 @@ def _model(r: TrialRecord) -> dict[str, Any]:
             "params": r.params, "macs": r.macs, "netscore": r.netscore}  # fmt: skip
 
 
-def plot_fronts(path: Path, runs: dict[str, dict[str, Any]], seed: int) -> None:
+def plot_fronts(path: Path, results: dict[str, list[dict[str, Any]]]) -> None:
+    """Each method's front (validation accuracy against MACs; it is non-dominated over params
+    too) on the first seed every method has run, from the results: the same figure whichever
+    sittings measured them."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(runs), figsize=(4 * len(runs), 4), sharey=True)
-    for ax, (method, run) in zip(np.atleast_1d(axes), runs.items()):
-        done = [r for r in run["records"] if r.complete]
-        ax.scatter([r.gmacs for r in done], [r.accuracy_percent for r in done], s=12,
-                   color="grey", alpha=0.5, label="trials")  # fmt: skip
-        chosen = sorted(run["front"], key=lambda r: r.gmacs)
-        ax.errorbar([r.gmacs for r in chosen], [r.accuracy_percent for r in chosen],
-                    yerr=[[r.accuracy_percent - r.accuracy_ci_low for r in chosen],
-                          [r.accuracy_ci_high - r.accuracy_percent for r in chosen]],
-                    fmt="o-", color="crimson", capsize=2, label="front")  # fmt: skip
+    methods = [m for m, runs in results.items() if runs]
+    seeds = [{r["seed"] for r in results[m]} for m in methods]
+    common = set.intersection(*seeds) if seeds else set()
+    if not common:
+        return
+    seed = min(common)
+    fig, axes = plt.subplots(1, len(methods), figsize=(4 * len(methods), 4), sharex=True,
+                             sharey=True)  # fmt: skip
+    for ax, method in zip(np.atleast_1d(axes), methods):
+        run = next(r for r in results[method] if r["seed"] == seed)
+        chosen = sorted(run["front"], key=lambda m: m["macs"])
+        # a front over params too: no line between its points
+        ax.plot([m["macs"] / 1e9 for m in chosen], [m["accuracy_percent"] for m in chosen],
+                "o", color="crimson")  # fmt: skip
         ax.set_xscale("log")
         ax.set_title(f"{method} (seed {seed})")
         ax.set_xlabel("GMACs per image")
         ax.grid(True, alpha=0.3)
     np.atleast_1d(axes)[0].set_ylabel("validation accuracy (%)")
-    np.atleast_1d(axes)[0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -312,8 +318,7 @@ def main() -> None:
                                                                theirs[0]["models"])}
                     )  # fmt: skip
                 write_report(args, results, uniform_checks, bounds)  # nothing measured is lost
-            if seed == args.seeds[0] and runs:
-                plot_fronts(args.out / "bench_search_fronts.png", runs, seed)
+    plot_fronts(args.out / "bench_search_fronts.png", results)
     print(json.dumps(compare(results, args.early), indent=2))
 
 
