@@ -9,7 +9,8 @@ independent training ranks the networks as another does. Each estimator is judge
 mean over seeds: parameter count, MACs, synflow at initialisation, and supernets trained by each
 recipe of ``--variants`` (:data:`VARIANTS`), each scored by accuracy and by loss, with 8 or 32
 recalibration batches, on the whole validation split or a subsample (``--subsamples``), at its
-last epoch or averaged over its last two. Top-k overlap (the share of the k best by ground truth
+last epoch or averaged over its last two; the baseline also on the search's subsample with each of
+``--recalibration-batches``. Top-k overlap (the share of the k best by ground truth
 that the estimator also puts in its k best) stands beside each tau.
 
 Validation is on the full Fashion-MNIST's 12,000-image validation split by default (Debian's
@@ -41,13 +42,13 @@ from synflow import synflow
 from nsearch.cost import count_complexity, machine_description
 from nsearch.search import SearchSettings, make_candidates, train
 from nsearch.search.objectives import Epoch
+from nsearch.search.supernet import RECALIBRATION_BATCHES, SCORING_IMAGES
 from nsearch.search_spaces import get_space
 from nsearch.supernet import Supernet
 from nsearch.training import SubnetScorer, SupernetRecipe, quiet_lightning, train_supernet
 
 RESULTS = Path(__file__).parent / "results"
 TOP_LEVEL = ("n_subnets", "seeds", "ceiling", "estimators")
-SCORING_IMAGES = 1000  # the search's subsample (nsearch.search.supernet.SCORING_IMAGES)
 # Each supernet recipe of the ablation: (epoch factor, recipe fields changed from the default).
 VARIANTS: dict[str, tuple[float, dict[str, Any]]] = {
     "baseline": (1, {}),
@@ -125,7 +126,9 @@ def score_variant(name: str, args: argparse.Namespace, chosen: list[Any], candid
     scores: dict[str, list[dict[str, float]]] = {}
     ways = [("full-recal8", None, 8), (f"sub{SCORING_IMAGES}-recal8", SCORING_IMAGES, 8)]
     if name == "baseline":  # how scoring itself ranks: the baseline supernet, scored every way
-        ways += [("full-recal32", None, 32), (f"sub{SCORING_IMAGES}-recal4", SCORING_IMAGES, 4)]
+        ways += [("full-recal32", None, 32)]
+        ways += [(f"sub{SCORING_IMAGES}-recal{n}", SCORING_IMAGES, n)  # the search's subsample
+                 for n in args.recalibration_batches if n != 8]  # fmt: skip
         ways += [(f"sub{n}-recal8", n, 8) for n in args.subsamples if n != SCORING_IMAGES]
     for way, images, batches in ways:
         for snapshot, state in enumerate(training.snapshots[-2:]):
@@ -158,8 +161,12 @@ def main() -> None:
                         help="Seeds of the standalone trainings (two or more: the ceiling).")
     parser.add_argument("--seed", type=int, default=0, help="Seeds the draws and the supernets.")
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
-    parser.add_argument("--subsamples", type=int, nargs="*", default=[500, 2000],
+    parser.add_argument("--subsamples", type=int, nargs="*", default=[1000, 2000],
                         help="Validation subsample sizes for fast scoring.")  # fmt: skip
+    parser.add_argument("--recalibration-batches", type=int, nargs="*",
+                        default=[RECALIBRATION_BATCHES],
+                        help="Fewer recalibration batches to try with the search's subsample "
+                        "(default: the search's, %(default)s).")  # fmt: skip
     parser.add_argument("--part", choices=["all", "standalone", "variants"], default="all",
                         help="Only the standalone trainings or only the supernet variants (two "
                         "processes with two --out folders share a machine's cores).")  # fmt: skip
@@ -169,10 +176,15 @@ def main() -> None:
         parser.error("--seeds needs two or more seeds and --subnets at least 5.")
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "supernet_ranking.json"
-    free = ("out", "variants", "seeds", "part")  # what may differ between sittings
-    settings = {k: v for k, v in vars(args).items() if k not in free}
+    # what may differ between sittings
+    free = ("out", "variants", "seeds", "part", "subsamples", "recalibration_batches")
+
+    def fixed(values: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in values.items() if k not in free}
+
+    settings = fixed(vars(args))
     state = json.loads(path.read_text()) if path.is_file() else {}
-    if state.get("settings") != settings:
+    if fixed(state.get("settings", {})) != settings:
         state = {"settings": settings, "standalone": {}, "variants": {}}
     work = args.out / "supernet_ranking_work"
     base = SearchSettings(space=args.space, data=args.data, data_dir=args.data_dir,
@@ -194,7 +206,7 @@ def main() -> None:
     def save() -> None:
         # Another process may share --out (--part): keep what it wrote since we read the file.
         disk = json.loads(path.read_text()) if path.is_file() else {}
-        if disk.get("settings") == settings:
+        if fixed(disk.get("settings", {})) == settings:
             for seed, runs in disk["standalone"].items():
                 if len(runs) > len(state["standalone"].get(seed, [])):
                     state["standalone"][seed] = runs

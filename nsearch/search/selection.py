@@ -98,6 +98,12 @@ class Selection:
             )
 
     @property
+    def uses_latency(self) -> bool:
+        """Whether judging a trial needs its latency: a latency objective or a latency budget."""
+        return (objectives.get(self.objective).needs_latency
+                or self.budgets.max_latency_ms is not None)  # fmt: skip
+
+    @property
     def rule(self) -> str:
         """The floor rule in words, for the report."""
         return f"a trial is feasible when {RULE_TEXT[self.floor_confidence]}"

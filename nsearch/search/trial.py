@@ -39,12 +39,16 @@ def trial_folder(out: Path, number: int) -> Path:
     return out / "trials" / f"trial_{number:04d}"
 
 
-def measure_cost(model: torch.nn.Module, input_shape: tuple[int, ...], runtime: str) -> Epoch:
-    """A network's params, MACs and median latency (batch 1, one CPU thread, in ``runtime``),
-    in NetScore's units; the model is measured on a CPU copy wherever it lives."""
+def measure_cost(model: torch.nn.Module, input_shape: tuple[int, ...], runtime: str,
+                 *, latency: bool = True) -> Epoch:  # fmt: skip
+    """A network's params, MACs and median latency (batch 1, one CPU thread, in ``runtime``;
+    none when ``latency`` is off), in NetScore's units; the model is measured on a CPU copy
+    wherever it lives."""
     cost = count_complexity(model, input_shape)
-    latency = measure_latency(model, input_shape, runtime=runtime, threads=LATENCY_THREADS)
-    return Epoch(0.0, cost.params_millions, cost.gmacs, latency.median_ms, latency.p90_ms)
+    if not latency:
+        return Epoch(0.0, cost.params_millions, cost.gmacs)
+    timing = measure_latency(model, input_shape, runtime=runtime, threads=LATENCY_THREADS)
+    return Epoch(0.0, cost.params_millions, cost.gmacs, timing.median_ms, timing.p90_ms)
 
 
 class TrialObjective:
@@ -55,6 +59,10 @@ class TrialObjective:
     network over budget (never trained) or one the pruner stopped before its last epoch, and
     :class:`FloatingPointError` for a trial whose loss turned NaN (the study goes on).
     """
+
+    # Whether each trial's latency is measured (a strategy whose trials are estimates may measure
+    # it only where the objective or a budget uses it).
+    measures_latency = True
 
     def __init__(self, plan: TrialPlan, candidates: Candidates, out: Path) -> None:
         self.plan, self.candidates, self.out = plan, candidates, out
@@ -84,10 +92,12 @@ class TrialObjective:
         Raises:
             optuna.TrialPruned: for a network over budget (it is never trained).
         """
-        cost = measure_cost(model, self.candidates.input_shape, self.plan.latency_runtime)
-        store(trial, params=round(cost.params_millions * 1e6), macs=round(cost.gmacs * 1e9),
-              latency_ms=cost.latency_ms, latency_p90_ms=cost.latency_p90_ms,
-              latency_runtime=self.plan.latency_runtime)  # fmt: skip
+        cost = measure_cost(model, self.candidates.input_shape, self.plan.latency_runtime,
+                            latency=self.measures_latency)  # fmt: skip
+        store(trial, params=round(cost.params_millions * 1e6), macs=round(cost.gmacs * 1e9))
+        if cost.latency_ms is not None:
+            store(trial, latency_ms=cost.latency_ms, latency_p90_ms=cost.latency_p90_ms,
+                  latency_runtime=self.plan.latency_runtime)  # fmt: skip
         over = self.plan.selection.budgets.excess(cost.params_millions, cost.gmacs,
                                                   cost.latency_ms)  # fmt: skip
         if over is not None:
