@@ -1,6 +1,21 @@
 from __future__ import annotations
 
+import signal
+from collections.abc import Iterator
+
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def sigint_as_it_was() -> Iterator[None]:
+    """Each test starts with Ctrl-C live (Python's KeyboardInterrupt, as in a terminal, even
+    where the suite was started in the background with SIGINT ignored) and leaves the handler
+    as it found it, so that no test sees another's."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 @pytest.fixture(params=["pytorch_lightning", "lightning"])
