@@ -242,7 +242,8 @@ def plot_fronts(path: Path, results: dict[str, list[dict[str, Any]]]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    methods = [m for m, runs in results.items() if runs]
+    methods = sorted((m for m, runs in results.items() if runs),
+                     key=lambda m: list(METHODS).index(m) if m in METHODS else len(METHODS))
     seeds = [{r["seed"] for r in results[m]} for m in methods]
     common = set.intersection(*seeds) if seeds else set()
     if not common:
