@@ -49,6 +49,7 @@ from nsearch.training import SubnetScorer, SupernetRecipe, quiet_lightning, trai
 
 RESULTS = Path(__file__).parent / "results"
 TOP_LEVEL = ("n_subnets", "seeds", "ceiling", "estimators")
+ABLATION_BATCHES = 8  # recalibration batches of every recipe's scores (the ``-recal8`` ways)
 # Each supernet recipe of the ablation: (epoch factor, recipe fields changed from the default).
 VARIANTS: dict[str, tuple[float, dict[str, Any]]] = {
     "baseline": (1, {}),
@@ -124,12 +125,13 @@ def score_variant(name: str, args: argparse.Namespace, chosen: list[Any], candid
     train_seconds = time.perf_counter() - start
     supernet = supernet.cpu().eval()
     scores: dict[str, list[dict[str, float]]] = {}
-    ways = [("full-recal8", None, 8), (f"sub{SCORING_IMAGES}-recal8", SCORING_IMAGES, 8)]
+    r = ABLATION_BATCHES
+    ways = [(f"full-recal{r}", None, r), (f"sub{SCORING_IMAGES}-recal{r}", SCORING_IMAGES, r)]
     if name == "baseline":  # how scoring itself ranks: the baseline supernet, scored every way
         ways += [("full-recal32", None, 32)]
         ways += [(f"sub{SCORING_IMAGES}-recal{n}", SCORING_IMAGES, n)  # the search's subsample
-                 for n in args.recalibration_batches if n != 8]  # fmt: skip
-        ways += [(f"sub{n}-recal8", n, 8) for n in args.subsamples if n != SCORING_IMAGES]
+                 for n in args.recalibration_batches if n != r]  # fmt: skip
+        ways += [(f"sub{n}-recal{r}", n, r) for n in args.subsamples if n != SCORING_IMAGES]
     for way, images, batches in ways:
         for snapshot, state in enumerate(training.snapshots[-2:]):
             supernet.load_state_dict(state)
