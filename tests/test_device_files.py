@@ -4,6 +4,8 @@ accuracy, agreement, size and latency, on one tiny network."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,6 +94,21 @@ def test_int8_models_are_tested_against_fp32_and_stated_in_config_and_card(bundl
     card = bundle.card.read_text()
     assert "## fp32 and int8" in card and "told apart from fp32's" in card
     assert "| model-int8.pte | executorch |" in card and "| model.pte | executorch |" in card
+
+
+def test_pte_size_splits_both_programs_into_parts_that_add_up(bundle) -> None:
+    script = Path(__file__).resolve().parents[1] / "experiments" / "pte_size.py"
+    files = [bundle.executorch, bundle.folder / "model-int8.pte"]
+    done = subprocess.run([sys.executable, str(script), "--json", *map(str, files)],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    fp32, int8 = (json.loads(done.stdout)[str(f)] for f in files)
+    for size, path in ((fp32, files[0]), (int8, files[1])):
+        parts = ("weights", "scales", "delegate_graphs", "program", "alignment")
+        assert size["total"] == path.stat().st_size == sum(size[p] for p in parts)
+        assert size["weights"] > 0 and size["delegate_graphs"] > 0 and size["alignment"] >= 0
+    assert fp32["scales"] == 0 < int8["scales"]  # per-channel scales come with int8 only
+    assert int8["weights"] < fp32["weights"] / 2
 
 
 def test_unknown_scheme_and_missing_calibration_are_refused(tmp_path: Path) -> None:
