@@ -201,10 +201,10 @@ def test_export_from_a_folder_without_a_search(
 def test_a_latency_runtime_that_is_not_installed_names_the_extra(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from nsearch.cost import runtimes
+    from nsearch.cost import extras
 
-    real = runtimes.importlib.util.find_spec
-    monkeypatch.setattr(runtimes.importlib.util, "find_spec",
+    real = extras.importlib.util.find_spec
+    monkeypatch.setattr(extras.importlib.util, "find_spec",
                         lambda name: None if name == "executorch" else real(name))  # fmt: skip
     out = tmp_path / "out"
     assert run.main(["--latency-runtime", "executorch", "--out", str(out), *QUICK]) == 2

@@ -82,10 +82,10 @@ def test_without_the_deploy_extra_onnx_is_skipped_with_one_sentence(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from nsearch.cost import runtimes
+    from nsearch.cost import extras
 
-    real = runtimes.importlib.util.find_spec
-    monkeypatch.setattr(runtimes.importlib.util, "find_spec",
+    real = extras.importlib.util.find_spec
+    monkeypatch.setattr(extras.importlib.util, "find_spec",
                         lambda name: None if name in ("onnx", "executorch") else real(name))  # fmt: skip
     assert export.main(["--out", str(searched), "--trial", "0", "--dest", str(tmp_path),
                         "--formats", "pt2", "onnx", "pte"]) == 0

@@ -23,12 +23,8 @@ import torch
 from torch import nn
 
 from nsearch.cost.architecture import architecture_key
-from nsearch.cost.runtimes import (
-    executorch_method,
-    export_executorch,
-    export_onnx,
-    import_optional,
-)
+from nsearch.cost.extras import import_optional
+from nsearch.cost.runtimes import executorch_method, export_executorch, export_onnx
 from nsearch.cost.timing import MIN_BLOCKS, Latency, time_call
 
 log = logging.getLogger(__name__)

@@ -6,28 +6,25 @@ traced with a batch dimension that stays symbolic: ``torch.export`` treats sizes
 constants (its "0/1 specialisation"), so an example batch of one is traced as two copies of it.
 The ExecuTorch program needs an upper bound on the batch (:data:`EXECUTORCH_MAX_BATCH`): one
 exported with an unbounded batch runs only at its traced size. The optional runtimes are the
-``deploy`` extra (``pip install 'nsearch[deploy]'``); :func:`import_optional` says so when one is
-missing.
+``deploy`` extra (:mod:`nsearch.cost.extras` says so when one is missing).
 """
 
 from __future__ import annotations
 
 import copy
-import importlib
-import importlib.util
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import torch
 from torch import nn
 
+from nsearch.cost.extras import import_optional
+
 __all__ = [
     "EXECUTORCH_MAX_BATCH",
     "batch_dim",
-    "check_runtime",
     "dense",
     "eval_mode",
     "executorch_method",
@@ -35,56 +32,11 @@ __all__ = [
     "export_onnx",
     "export_program",
     "exported",
-    "import_optional",
     "lower_to_executorch",
-    "runtime_available",
 ]
 
 # The largest batch an ExecuTorch program takes (its dynamic batch dimension needs a bound).
 EXECUTORCH_MAX_BATCH = 64
-_EXTRA = {"onnx": "deploy", "onnxscript": "deploy", "onnxruntime": "deploy",
-          "executorch": "deploy", "torchao": "deploy"}  # fmt: skip
-
-
-def import_optional(name: str) -> ModuleType:
-    """Import a module of an optional extra, or say which extra installs it.
-
-    Raises:
-        ImportError: naming the extra to install.
-    """
-    try:
-        return importlib.import_module(name)
-    except ImportError as error:
-        top = name.split(".")[0]
-        extra = _EXTRA.get(top, "deploy")
-        raise ImportError(
-            f"{top} is not installed; install the {extra} extra: pip install 'nsearch[{extra}]'."
-        ) from error
-
-
-_RUNTIME_MODULES = {"torch": (), "onnxruntime": ("onnx", "onnxscript", "onnxruntime"),
-                    "executorch": ("executorch", "torchao")}  # fmt: skip
-
-
-def runtime_available(runtime: str) -> bool:
-    """Whether the optional packages that ``runtime`` (``torch``, ``onnxruntime``,
-    ``executorch``) needs to convert and run a network are installed."""
-    return all(importlib.util.find_spec(m) is not None for m in _RUNTIME_MODULES[runtime])
-
-
-def check_runtime(runtime: str) -> None:
-    """Refuse, in one sentence, a runtime whose packages are not installed.
-
-    Raises:
-        ValueError: naming the extra to install.
-    """
-    if not runtime_available(runtime):
-        raise ValueError(
-            f"The {runtime} runtime needs {', '.join(_RUNTIME_MODULES[runtime])}, which are not "
-            "all installed; install the deploy extra: pip install 'nsearch[deploy]'."
-        )
-
-
 @contextmanager
 def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
     """``model`` in eval mode; every module's train/eval flag is restored afterwards."""

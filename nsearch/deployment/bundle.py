@@ -26,13 +26,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from nsearch.cost.extras import runtime_available
 from nsearch.cost.latency import Latency, measure_file_latency, measure_latency
 from nsearch.cost.runtimes import (
     EXECUTORCH_MAX_BATCH,
     export_executorch,
     export_onnx,
     export_program,
-    runtime_available,
 )
 from nsearch.deployment.description import Int8Result, ModelDescription
 from nsearch.deployment.int8 import int8_executorch, int8_onnx

@@ -19,7 +19,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from nsearch.cost.runtimes import dense, eval_mode, import_optional
+from nsearch.cost.extras import import_optional
+from nsearch.cost.runtimes import dense, eval_mode
 
 __all__ = [
     "DEFAULT_ATOL",

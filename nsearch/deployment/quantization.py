@@ -19,12 +19,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from nsearch.cost.extras import import_optional
 from nsearch.cost.runtimes import (
     EXECUTORCH_MAX_BATCH,
     batch_dim,
     dense,
     exported,
-    import_optional,
     lower_to_executorch,
 )
 

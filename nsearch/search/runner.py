@@ -15,7 +15,7 @@ from typing import Any
 import optuna
 import torch
 
-from nsearch.cost.runtimes import check_runtime
+from nsearch.cost.extras import check_runtime
 from nsearch.search import outputs
 from nsearch.search.candidates import Candidates, ModuleFactory
 from nsearch.search.data_setup import make_candidates
