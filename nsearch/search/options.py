@@ -1,18 +1,21 @@
 """How a setting appears on the command line: the :class:`Option` record each setting of
-:class:`~nsearch.search.settings.SearchSettings` carries, and the argparse value types that parse
-and check it (each raises ``ValueError`` with the reason, which the CLI turns into one sentence).
+:class:`~nsearch.search.settings.SearchSettings` carries, the argparse value types that parse
+and check it (each raises ``ValueError`` with the reason, which the CLI turns into one sentence),
+and what follows from the options of a whole record: its checks, and which settings that define a
+trial's meaning changed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from nsearch.training.hardware import Hardware
 
-__all__ = ["Option", "device_list", "image_limit", "import_path", "option", "percentage",
-           "positive_float", "positive_int"]  # fmt: skip
+__all__ = ["Option", "changed_identity", "check_options", "device_list", "image_limit",
+           "import_path", "option", "percentage", "positive_float", "positive_int"]  # fmt: skip
 
 
 def positive_int(text: str) -> int:
@@ -80,3 +83,36 @@ class Option:
 def option(default: Any, help: str, **kwargs: Any) -> Any:
     """A dataclass field with its default and its :class:`Option`."""
     return field(default=default, metadata={"option": Option(help, **kwargs)})
+
+
+def check_options(record: Any) -> None:
+    """Refuse, in one sentence, a value of a dataclass ``record`` that its :class:`Option` does
+    not allow: one outside its choices, or one its parser rejects (``None`` is always allowed).
+
+    Raises:
+        ValueError: naming the setting, the value and what is allowed.
+    """
+    for f in dataclasses.fields(record):
+        declared: Option = f.metadata["option"]
+        value = getattr(record, f.name)
+        if value is None:
+            continue
+        if declared.choices is not None and value not in declared.choices():
+            allowed = ", ".join(declared.choices())
+            raise ValueError(f"`{f.name}` can be {allowed}, got {value!r}.")
+        if declared.parse is not None:
+            try:
+                declared.parse(str(value))
+            except ValueError as error:
+                raise ValueError(f"`{f.name}` {error}.") from None
+
+
+def changed_identity(old: Any, new: Any) -> list[str]:
+    """The settings of two records of one dataclass that define what a trial means
+    (``identity``) and differ, each as ``--name old -> new``."""
+    changes = []
+    for f in dataclasses.fields(old):
+        if f.metadata["option"].identity and getattr(old, f.name) != getattr(new, f.name):
+            flag = "--" + f.name.replace("_", "-")
+            changes.append(f"{flag} {getattr(old, f.name)} -> {getattr(new, f.name)}")
+    return changes

@@ -16,7 +16,8 @@ from typing import Any
 import optuna
 
 from nsearch._version import __version__
-from nsearch.search.settings import SearchSettings, changed_identity
+from nsearch.search.options import changed_identity
+from nsearch.search.settings import SearchSettings
 from nsearch.search.storage import open_storage
 
 __all__ = ["RUN_FILE", "Run", "RunInfo", "check_same_identity", "open_run"]

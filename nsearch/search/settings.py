@@ -1,9 +1,9 @@
 """The settings of a search, each declared once: the CLI, ``run.json`` and the checks follow it.
 
 A setting either defines what a trial *means* (space, data, seed, epochs, training recipe,
-objective: changing one makes earlier trials incomparable, so a study refuses it on resume) or
-only steers the search (trials, timeout, workers, floor, budgets: free to change; floor and
-budgets are re-applied to every trial).
+objective, the floor and its rule: changing one makes earlier trials incomparable, or their
+stored constraints wrong, so a study refuses it on resume) or only steers the search (trials,
+timeout, workers, budgets: free to change; budgets are re-applied to every trial).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from nsearch.cost.latency import RUNTIMES
 from nsearch.data import AUGMENTATIONS, DATASETS
 from nsearch.search.objectives import FLOOR_MODES, OBJECTIVES
 from nsearch.search.options import (
-    Option,
+    check_options,
     device_list,
     image_limit,
     import_path,
@@ -33,7 +33,7 @@ from nsearch.search.strategies import STRATEGIES
 from nsearch.search_spaces import get_space, list_spaces
 from nsearch.training.hardware import ACCELERATORS, PRECISIONS, Hardware
 
-__all__ = ["IMAGE_CACHES", "SearchSettings", "changed_identity"]
+__all__ = ["IMAGE_CACHES", "SearchSettings"]
 
 IMAGE_CACHES = ("uint8", "none")
 
@@ -256,19 +256,7 @@ class SearchSettings:
     )
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            declared: Option = f.metadata["option"]
-            value = getattr(self, f.name)
-            if value is None:
-                continue
-            if declared.choices is not None and value not in declared.choices():
-                allowed = ", ".join(declared.choices())
-                raise ValueError(f"`{f.name}` can be {allowed}, got {value!r}.")
-            if declared.parse is not None:
-                try:
-                    declared.parse(str(value))
-                except ValueError as error:
-                    raise ValueError(f"`{f.name}` {error}.") from None
+        check_options(self)
 
     @property
     def peak_lr(self) -> float:
@@ -311,12 +299,3 @@ class SearchSettings:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-
-def changed_identity(old: SearchSettings, new: SearchSettings) -> list[str]:
-    """The settings that define what a trial means and differ, as ``--name old -> new``."""
-    changes = []
-    for f in dataclasses.fields(SearchSettings):
-        if f.metadata["option"].identity and getattr(old, f.name) != getattr(new, f.name):
-            flag = "--" + f.name.replace("_", "-")
-            changes.append(f"{flag} {getattr(old, f.name)} -> {getattr(new, f.name)}")
-    return changes
