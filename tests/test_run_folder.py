@@ -44,10 +44,10 @@ def test_other_training_settings_are_refused_naming_each_change(
         (["--train-limit", "256"], "--train-limit 384 -> 256"),
         (["--batch-size", "64"], "--batch-size 128 -> 64"),
         (["--objective", "pareto"], "--objective netscore -> pareto"),
-        # the floor is in every finished trial's constraint, which Optuna cannot change
+        # the floor is in every finished trial's value or constraint, which Optuna cannot change
         (["--min-accuracy", "99"], "--min-accuracy 10.0 -> 99.0"),
         (["--floor-confidence", "point"], "--floor-confidence confident -> point"),
-        (["--floor-mode", "penalty"], "--floor-mode constraint -> penalty"),
+        (["--floor-mode", "constraint"], "--floor-mode penalty -> constraint"),
     ],
 )
 def test_each_training_setting_is_checked(

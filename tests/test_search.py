@@ -9,8 +9,10 @@ import pytest
 from search_helpers import QUICK, QUICK_ARGS, read_csv
 
 import nsearch
+from nsearch.core.metrics import Measured
 from nsearch.run import main
-from nsearch.search import SearchSettings, open_run, run_study
+from nsearch.search import SearchSettings, objectives, open_run, run_study
+from nsearch.search.objectives import FLOOR_MODES, Epoch, Scoring, floor_penalised
 from nsearch.search.results import read_records
 
 
@@ -45,17 +47,34 @@ def test_search_writes_every_file_with_intervals(searched: Path) -> None:
     assert "Pareto front" in report and "Wilson 95 % interval on 4,000 validation images" in report
 
 
-def test_the_value_is_the_best_epochs_netscore_and_the_floor_a_constraint(searched: Path) -> None:
+def test_the_value_is_the_best_epochs_netscore_less_the_floors_penalty(searched: Path) -> None:
     run = open_run(searched)
     for trial, record in zip(run.study.trials, read_records(run.study)):
         assert record.netscore is not None and record.accuracy_ci_low is not None
-        assert trial.value == pytest.approx(record.netscore)  # the objective's own value
-        # the floor reaches the sampler as a constraint (<= 0: feasible), on the interval's
-        # lower end (the default --floor-confidence confident)
-        assert trial.constraints == {
-            "accuracy_floor": pytest.approx(QUICK["min_accuracy"] - record.accuracy_ci_low)
-        }
+        # the default --floor-mode penalty: 3 dB a point below the floor, none above it
+        penalised = floor_penalised(record.netscore, record.accuracy_percent, QUICK["min_accuracy"])
+        assert trial.value == pytest.approx(penalised) == pytest.approx(record.netscore)
+        assert not trial.constraints  # the floor is in the value, not in a constraint
         assert record.architecture == trial.params
+
+
+def test_the_floor_reaches_the_sampler_as_a_penalty_or_as_a_constraint() -> None:
+    below = Measured(3120, 4000)  # 78 %, interval 76.7-79.3 %, under an 80 % floor
+    epoch = Epoch(below.percent, 0.5, 0.01)
+    netscore = objectives.get("netscore").score(epoch)
+    penalty = Scoring(objectives.get("netscore"), 80.0, "penalty")
+    assert penalty.values(epoch) == pytest.approx((netscore - 3 * 2.0,))
+    assert penalty.epoch_score(epoch) == pytest.approx(netscore - 6.0)  # what the pruner sees
+    assert penalty.constraint(below) is None
+    constraint = Scoring(objectives.get("netscore"), 80.0, "constraint")
+    assert constraint.values(epoch) == pytest.approx((netscore,))  # the objective's own
+    assert constraint.constraint(below) == pytest.approx(80.0 - below.interval[0])
+    point = Scoring(objectives.get("netscore"), 80.0, "constraint", floor_confidence="point")
+    assert point.constraint(below) == pytest.approx(2.0)
+    for mode in FLOOR_MODES:  # nothing to penalise in a Pareto objective: a constraint in both
+        pareto = Scoring(objectives.get("pareto"), 80.0, mode)
+        assert pareto.values(epoch) == pytest.approx((78.0, 0.5, 0.01))
+        assert pareto.constraint(below) == pytest.approx(80.0 - below.interval[0])
 
 
 def test_running_again_resumes(searched: Path, tmp_path: Path) -> None:
@@ -97,6 +116,10 @@ def test_pareto_objective_is_three_objectives(tmp_path: Path) -> None:
         assert trial.values == pytest.approx(
             [record.accuracy_percent, record.params_millions, record.gmacs]
         )
+        assert record.accuracy_ci_low is not None  # the floor, as a constraint in every mode
+        assert trial.constraints == {
+            "accuracy_floor": pytest.approx(QUICK["min_accuracy"] - record.accuracy_ci_low)
+        }
     assert (tmp_path / "optuna" / "pareto_front.html").is_file()
 
 

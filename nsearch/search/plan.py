@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from nsearch.search.objectives import DEFAULT_FLOOR_MODE
 from nsearch.search.selection import Selection
 from nsearch.training.hardware import Hardware
 
@@ -23,7 +24,7 @@ class TrialPlan:
         seed: seeds each trial's weights (``seed + trial number``).
         lr: the peak learning rate of each trial's schedule.
         prune: whether trials report to the study's pruner.
-        floor_mode: how the accuracy floor reaches the sampler (``constraint`` or ``penalty``:
+        floor_mode: how the accuracy floor reaches the sampler (``penalty`` or ``constraint``:
             :class:`~nsearch.search.objectives.Scoring`).
         latency_runtime: the runtime each candidate's latency is measured in.
         hardware: the accelerator, devices and precision of each trial's Trainer.
@@ -36,7 +37,7 @@ class TrialPlan:
     seed: int
     lr: float
     prune: bool = True
-    floor_mode: str = "constraint"
+    floor_mode: str = DEFAULT_FLOOR_MODE
     latency_runtime: str = "torch"
     hardware: Hardware = field(default_factory=Hardware)
     worker: int = 0

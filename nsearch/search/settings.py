@@ -15,7 +15,7 @@ from typing import Any
 
 from nsearch.cost.latency import RUNTIMES
 from nsearch.data import AUGMENTATIONS, DATASETS
-from nsearch.search.objectives import FLOOR_MODES, OBJECTIVES
+from nsearch.search.objectives import DEFAULT_FLOOR_MODE, FLOOR_MODES, OBJECTIVES
 from nsearch.search.options import (
     check_options,
     device_list,
@@ -148,7 +148,7 @@ class SearchSettings:
     min_accuracy: float = option(
         80.0,
         "The accuracy floor in percent: trials below it are infeasible, whatever their NetScore "
-        "(fixed for a study: its trials' constraints hold it).",
+        "(fixed for a study: its trials' values or constraints hold it).",
         parse=percentage,
         identity=True,
     )
@@ -160,10 +160,11 @@ class SearchSettings:
         identity=True,
     )
     floor_mode: str = option(
-        "constraint",
-        "How the floor reaches the sampler: 'constraint' (Optuna's trial constraints; the "
-        "stored values are the objective's own) or 'penalty' (3 dB per point below the floor "
-        "taken off the NetScore objectives' values).",
+        DEFAULT_FLOOR_MODE,
+        "How the floor reaches the sampler: 'penalty' (3 dB per point below the floor taken "
+        "off the NetScore objectives' values; the better in the benchmark: see README) or "
+        "'constraint' (Optuna's trial constraints; the stored values are the objective's own). "
+        "The Pareto objectives take it as a constraint in both modes.",
         choices=_names(FLOOR_MODES),
         identity=True,
     )
