@@ -24,7 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 
@@ -57,7 +57,9 @@ def pte_size(path: Path) -> PteSize:
         else:
             weights += size
     graphs = sum(len(d.data) for d in pte.program.backend_delegate_data)
-    program = header.program_size if header.is_valid() else len(data)
+    if not header.is_valid():
+        raise ValueError(f"{path} has no extended header; is it an ExecuTorch program?")
+    program = header.program_size
     return PteSize(total=len(data), weights=weights, scales=scales, delegate_graphs=graphs,
                    program=program,
                    alignment=len(data) - program - weights - scales - graphs)  # fmt: skip
@@ -75,10 +77,12 @@ def main() -> None:
         sizes = {str(path): pte_size(path) for path in args.files}
     except ImportError:
         parser.error("ExecuTorch is not installed; pip install -e '.[deploy]'.")
+    except ValueError as error:
+        parser.error(str(error))
     if args.json:
         print(json.dumps({k: asdict(v) for k, v in sizes.items()}, indent=2))
         return
-    parts = ("weights", "scales", "delegate_graphs", "program", "alignment")
+    parts = [f.name for f in fields(PteSize) if f.name != "total"]
     print("| file | total (B) | " + " | ".join(p.replace("_", " ") for p in parts) + " |")
     print("| --- | ---: |" + " ---: |" * len(parts))
     for name, size in sizes.items():

@@ -38,10 +38,6 @@ __all__ = ["IMAGE_CACHES", "SearchSettings"]
 IMAGE_CACHES = ("uint8", "none")
 
 
-def _spaces() -> Sequence[str]:
-    return list_spaces()
-
-
 def _names(table: Mapping[str, Any] | Sequence[str]) -> Callable[[], Sequence[str]]:
     """The choices of a setting: the names of a table, read when they are asked for."""
     return lambda: tuple(table)
@@ -56,7 +52,7 @@ class SearchSettings:
     """
 
     space: str = option("mobilenet", "The search space to sample architectures from.",
-                         choices=_spaces, identity=True)  # fmt: skip
+                         choices=list_spaces, identity=True)  # fmt: skip
     data: str = option(
         "embedded",
         "The data set; 'embedded' is a Fashion-MNIST subset shipped with nsearch.",
@@ -299,4 +295,3 @@ class SearchSettings:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
