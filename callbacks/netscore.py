@@ -11,7 +11,8 @@ from torch import nn
 from nsearch.callbacks._after_module_hook import HOOK, AfterModuleHook
 from nsearch.callbacks._compat import CALLBACK_BASES, overrides_hook, rank_zero_warn
 from nsearch.core.metrics import information_density, netscore_or_inf
-from nsearch.cost.complexity import CONVENTIONS, count_complexity
+from nsearch.cost._inputs import dict_input_hint
+from nsearch.cost.complexity import CONVENTIONS, Complexity, count_complexity
 
 if TYPE_CHECKING:
     from nsearch.cost.complexity import Convention, Inputs
@@ -135,6 +136,7 @@ class NetScoreCallback(*CALLBACK_BASES):  # type: ignore[misc]
         self.convention = convention
         self.prefix = prefix
         self._batch_shape: tuple[int, ...] | None = None  # found in this fit's first batch
+        self._batch_keys: tuple[str, ...] = ()  # that batch's keys, where it was a dict
 
     def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
         twins = [cb for cb in trainer.callbacks
@@ -147,7 +149,7 @@ class NetScoreCallback(*CALLBACK_BASES):  # type: ignore[misc]
                 "one, or give each its own `prefix=` (e.g. NetScoreCallback(network='student', "
                 "prefix='student_'))."
             )
-        self._batch_shape = None  # each fit starts afresh
+        self._batch_shape, self._batch_keys = None, ()  # each fit starts afresh
         AfterModuleHook.remove_from(pl_module)
 
     def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
@@ -174,10 +176,11 @@ class NetScoreCallback(*CALLBACK_BASES):  # type: ignore[misc]
             return
         while isinstance(batch, (list, tuple)) and batch:
             batch = batch[0]
+        keys: tuple[str, ...] = ()
         if isinstance(batch, Mapping) and batch:
-            batch = next(iter(batch.values()))
+            keys, batch = tuple(map(str, batch)), next(iter(batch.values()))
         if isinstance(batch, torch.Tensor) and batch.dim() >= 2:
-            self._batch_shape = tuple(batch.shape[1:])
+            self._batch_shape, self._batch_keys = tuple(batch.shape[1:]), keys
 
     def _inputs(self, pl_module: Any) -> Inputs:
         if self.input_shape is not None:
@@ -190,6 +193,22 @@ class NetScoreCallback(*CALLBACK_BASES):  # type: ignore[misc]
             "NetScoreCallback could not tell the input shape: set `example_input_array` on the "
             "module, or pass `input_shape=` (one input, without the batch dimension)."
         )
+
+    def _count(self, network: nn.Module, inputs: Inputs) -> Complexity:
+        try:
+            return count_complexity(network, inputs, convention=self.convention)
+        except ValueError as error:
+            if inputs is not self._batch_shape or not self._batch_keys:
+                raise
+            cause = error.__cause__ or error  # most likely a forward that takes the dict
+            hint = dict_input_hint({self._batch_keys[0]: (1, *self._batch_shape)})
+            raise ValueError(
+                f"NetScoreCallback could not run the network on one input of shape "
+                f"{self._batch_shape}, taken from the first batch, a dict with keys "
+                f"{', '.join(map(repr, self._batch_keys))} ({type(cause).__name__}: "
+                f"{str(cause).strip().partition(chr(10))[0]}). If `forward` takes that dict, "
+                f"{hint}."
+            ) from error
 
     def _network(self, pl_module: Any) -> nn.Module:
         if self.network is None:
@@ -266,7 +285,7 @@ class NetScoreCallback(*CALLBACK_BASES):  # type: ignore[misc]
                 f"accuracy_unit={self.accuracy_unit!r}.{hint}"
             )
         accuracy_percent = accuracy * ACCURACY_UNITS[self.accuracy_unit]
-        c = count_complexity(network, inputs, convention=self.convention)
+        c = self._count(network, inputs)
         values = {
             "netscore": netscore_or_inf(accuracy_percent, c.params_millions, c.gmacs),
             "netscore_accuracy_percent": accuracy_percent,

@@ -71,10 +71,11 @@ def add_file_options(parser: argparse.ArgumentParser) -> None:
                         help="Also write int8 models (model-int8.pte by PT2E with the XNNPACK "
                         "quantizer, model-int8.onnx by ONNX Runtime's static quantizer), each "
                         "tested on every test image.")  # fmt: skip
-    parser.add_argument("--calibration-images", type=argparse_type(positive_int),
-                        default=DEFAULT_CALIBRATION_IMAGES,
+    parser.add_argument("--calibration-images", type=argparse_type(positive_int), default=None,
                         help="How many training images (a stratified, seeded subset) calibrate "
-                        "the int8 models.")  # fmt: skip
+                        f"the int8 models; by default {DEFAULT_CALIBRATION_IMAGES}, or all of "
+                        "them where there are fewer (config.json notes it). A count larger "
+                        "than the training images is refused.")  # fmt: skip
 
 
 def add_trial_choice(parser: argparse.ArgumentParser, verb: str, folder: str) -> None:

@@ -64,9 +64,15 @@ def test_trials_timeout_and_budgets_may_change_and_budgets_are_reapplied(copy: P
     # A budget that only the smaller trial meets: the front and the best follow it.
     smaller = min(result.records, key=lambda r: r.params or 0)
     budget = (smaller.params or 0) / 1e6 + 1e-6
+    assert [r["over_budget"] for r in read_csv(copy / "trials.csv")] == ["", ""]
     result = run_study(SearchSettings(**{**QUICK, "max_params": budget}), copy, progress=False)
     assert result.best is not None and result.best.trial == smaller.trial
     assert [r.trial for r in result.front] == [smaller.trial]
+    # trials.csv marks the trial over the budget added now, as the front leaves it out.
+    larger = next(r for r in result.records if r.trial != smaller.trial)
+    over = {int(r["trial"]): r["over_budget"] for r in read_csv(copy / "trials.csv")}
+    assert over == {smaller.trial: "", larger.trial: f"{(larger.params or 0) / 1e6:.3f} M "
+                    f"params exceed --max-params {budget:g} M"}  # fmt: skip
 
 
 def test_a_moved_folder_resumes_and_exports_on_its_own_study(

@@ -10,7 +10,10 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["Call", "Example", "make_example", "map_tensors", "run_failure", "tensors_in"]
+__all__ = [
+    "Call", "Example", "dict_input_hint", "make_example", "map_tensors", "run_failure",
+    "tensors_in",
+]  # fmt: skip
 
 
 def tensors_in(value: Any) -> list[torch.Tensor]:
@@ -106,12 +109,31 @@ def make_example(model: nn.Module, inputs: Any) -> Example:
     return Example(args, kwargs, batched[0], batched[1:], f"example inputs (shape {described})")
 
 
+def dict_input_hint(shapes: Mapping[str, tuple[int, ...]]) -> str:
+    """How to give example inputs to a ``forward`` that takes one dict (``shapes``: each key's
+    tensor shape, batch dimension first).
+
+    Example::
+
+        >>> dict_input_hint({"x": (1, 3, 32, 32)})
+        "pass the dict inside a tuple as example inputs (Lightning's `example_input_array`), such as ({'x': torch.zeros(1, 3, 32, 32)},); a dict on its own is passed as keyword arguments"
+    """  # noqa: E501
+    shown = ", ".join(f"{key!r}: torch.zeros{tuple(shape)}" for key, shape in shapes.items())
+    return (
+        "pass the dict inside a tuple as example inputs (Lightning's `example_input_array`), "
+        f"such as ({{{shown}}},); a dict on its own is passed as keyword arguments"
+    )
+
+
 def run_failure(example: Example, error: Exception) -> str:
     """The message for a model that could not run on ``example``: what went wrong, what to pass."""
     cause = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error) else ''}"
     message = f"The model could not run on {example.described} ({cause})"
     shape = example.input_shape
-    if example.described.startswith("one input") and len(shape) >= 2:
+    if example.kwargs and not example.args and "keyword argument" in str(error):
+        shapes = {k: tuple(v.shape) for k, v in example.kwargs.items() if torch.is_tensor(v)}
+        message += f"; if forward takes one dict, {dict_input_hint(shapes)}"
+    elif example.described.startswith("one input") and len(shape) >= 2:
         message += (
             f"; a shape is that of one input without the batch dimension (a batch of 1 is "
             f"added), so if {shape} includes the batch dimension, pass {shape[1:]}"

@@ -25,14 +25,34 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["AUGMENTATIONS", "FolderImages", "FolderScan", "augmentation", "decode",
-           "eval_transform", "scan_folder", "train_transform"]  # fmt: skip
+__all__ = ["AUGMENTATIONS", "FolderImages", "FolderScan", "UndecodableImage", "augmentation",
+           "decode", "eval_transform", "scan_folder", "train_transform"]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 AUGMENTATIONS = ("standard", "none")
 CROP_SCALE = (0.25, 1.0)
+
+
+class UndecodableImage(ValueError):
+    """An image of the folder that cannot be read or decoded, in one sentence that names it.
+
+    It stays one sentence when raised in a DataLoader worker: torch raises the worker's error
+    again in the main process as ``type(error)(text)``, where the text is "Caught ... in
+    DataLoader worker process N" and the worker's traceback, whose last line is the sentence.
+    """
+
+    def __init__(self, message: str) -> None:
+        marker = f"{type(self).__name__}: "
+        if "\nOriginal Traceback" in message and marker in message:
+            message = message.rsplit(marker, 1)[1].strip()
+        super().__init__(message)
+
+
+def _undecodable(path: str, error: BaseException) -> UndecodableImage:
+    reason = str(error).rstrip(".") or type(error).__name__
+    return UndecodableImage(f"The image {path!r} cannot be decoded ({reason}).")
 
 
 @dataclass(frozen=True)
@@ -89,19 +109,27 @@ def _files(folder: Path, classes: Sequence[str]) -> list[tuple[str, int]]:
     return found
 
 
+def _decode_errors() -> tuple[type[BaseException], ...]:
+    """What Pillow raises for a file it cannot read or decode (unreadable, not an image,
+    truncated, corrupt, or a decompression bomb)."""
+    from PIL import Image
+
+    return OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError
+
+
 def _header(path: str) -> tuple[tuple[int, int], str]:
     """An image's size and mode, from its header.
 
     Raises:
-        ValueError: if it cannot be decoded.
+        UndecodableImage: if it cannot be read or its header decoded.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
         with Image.open(path) as image:
             return image.size, image.mode
-    except (UnidentifiedImageError, OSError) as error:
-        raise ValueError(f"The image {path!r} cannot be decoded ({error}).") from None
+    except _decode_errors() as error:
+        raise _undecodable(path, error) from None
 
 
 def scan_folder(data_dir: str | Path | None, image_size: int | None = None) -> FolderScan:
@@ -154,14 +182,22 @@ def scan_folder(data_dir: str | Path | None, image_size: int | None = None) -> F
 
 
 def decode(path: str) -> Any:
-    """An image as an RGB PIL image; 16-bit grayscale is scaled to 8 bits (not clipped)."""
+    """An image as an RGB PIL image; 16-bit grayscale is scaled to 8 bits (not clipped).
+
+    Raises:
+        UndecodableImage: naming the file, if it cannot be read or decoded (a truncated or
+            corrupt file passes the scan, which reads headers only, and fails here).
+    """
     from PIL import Image
 
-    with Image.open(path) as image:
-        if image.mode not in ("I;16", "I;16B", "I;16L", "I"):
-            return image.convert("RGB")
-        array = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if image.mode.startswith("I;16") else max(1.0, float(array.max()))
+    try:
+        with Image.open(path) as image:
+            if image.mode not in ("I;16", "I;16B", "I;16L", "I"):
+                return image.convert("RGB")
+            array = np.asarray(image, dtype=np.float64)
+            top = 65535.0 if image.mode.startswith("I;16") else max(1.0, float(array.max()))
+    except _decode_errors() as error:
+        raise _undecodable(path, error) from None
     return Image.fromarray(np.round(array * 255.0 / top).astype(np.uint8), mode="L").convert("RGB")
 
 

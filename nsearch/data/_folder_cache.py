@@ -39,7 +39,14 @@ def _key(samples: Sequence[tuple[str, int]], size: int) -> str:
 def build_cache(samples: Sequence[tuple[str, int]], size: int, folder: Path,
                 workers: int) -> Path:  # fmt: skip
     """Decode ``samples`` once into ``folder/<hash>.u8`` (kept, and reused while the files are
-    unchanged), with ``workers`` decoding processes; the file's path."""
+    unchanged), with ``workers`` decoding processes; the file's path.
+
+    The rows are written to ``<hash>.u8.part``, renamed when complete and removed on any
+    failure, so no partial cache is left or read.
+
+    Raises:
+        UndecodableImage: naming an image that cannot be decoded.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{_key(samples, size)}.u8"
     row = 3 * size * size
@@ -51,10 +58,13 @@ def build_cache(samples: Sequence[tuple[str, int]], size: int, folder: Path,
         collate_fn=lambda items: torch.stack([image for image, _ in items]),
     )  # fmt: skip
     partial = path.with_name(path.name + ".part")
-    with open(partial, "wb") as f:
-        for batch in loader:
-            f.write(batch.contiguous().numpy().tobytes())
-    os.replace(partial, path)
+    try:
+        with open(partial, "wb") as f:
+            for batch in loader:
+                f.write(batch.contiguous().numpy().tobytes())
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
     return path
 
 

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Splits", "class_quotas", "split_train", "stratified_sample"]
+__all__ = ["VAL_FRACTION", "Splits", "class_quotas", "split_train", "stratified_sample"]
+
+# The share of the training images a search holds out for validation (its selection split).
+VAL_FRACTION = 0.2
 
 
 @dataclass(frozen=True)

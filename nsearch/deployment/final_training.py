@@ -16,8 +16,12 @@ import torch
 
 from nsearch.deployment.bundle import FORMATS, Bundle, write_bundle
 from nsearch.deployment.description import InputSpec, TrainingFacts
-from nsearch.deployment.quantization import DEFAULT_CALIBRATION_IMAGES
-from nsearch.deployment.search_export import check_quantize, describe_trial, run_images
+from nsearch.deployment.search_export import (
+    check_quantize,
+    describe_trial,
+    note_calibration,
+    run_images,
+)
 from nsearch.search.evaluation import measure_accuracy
 from nsearch.search.results import read_records
 from nsearch.search.run_info import open_run
@@ -111,7 +115,7 @@ def finalize(
     train_limit: int | None = None,
     progress: bool = True,
     quantize: str | None = None,
-    calibration_images: int = DEFAULT_CALIBRATION_IMAGES,
+    calibration_images: int | None = None,
     formats: Sequence[str] = FORMATS,
     datamodule: Any = None,
     module: Callable[[torch.nn.Module], Any] | None = None,
@@ -129,7 +133,8 @@ def finalize(
         train_limit: train on at most this many images (a stratified subset), for quick checks.
         progress: show Lightning's progress bar.
         quantize: ``"int8"`` adds int8 models (:mod:`nsearch.deployment.quantization`).
-        calibration_images: training images that calibrate the int8 models.
+        calibration_images: training images that calibrate the int8 models; by default
+            (``None``) 256, or all of them where there are fewer (``config.json`` notes it).
         formats: the model files to write (:data:`~nsearch.deployment.bundle.FORMATS`).
         datamodule: the run's datamodule, where it was given as an object.
         module: the run's training recipe, where it was given as an object.
@@ -147,6 +152,7 @@ def finalize(
         raise ValueError(f"`epochs` must be at least 1, got {epochs}.")
     check_quantize(quantize, calibration_images)
     run = open_run(out)
+    run.info.check_data(run.out, "finalize", datamodule, module)
     settings = run.info.settings
     # before training: a calibration count the data cannot give is refused at once
     images, calibration = run_images(run.info, calibration_images if quantize else 0,
@@ -177,5 +183,6 @@ def finalize(
                                  "trained from scratch by python -m nsearch.finalize on "
                                  f"{trained_on} images")  # fmt: skip
     description = dataclasses.replace(description, input=spec, test=test, training=training)
-    return write_bundle(model, dest, description, images, quantize=quantize,
-                        calibration=calibration, formats=formats)  # fmt: skip
+    bundle = write_bundle(model, dest, description, images, quantize=quantize,
+                          calibration=calibration, formats=formats)  # fmt: skip
+    return note_calibration(bundle, calibration_images, calibration)

@@ -6,6 +6,8 @@ Reads the search's records and the data's test split; it does not import Lightni
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from nsearch.data import SourceOptions, get_source, scan_folder, stratified_samp
 from nsearch.data._folder import FolderImages, eval_transform
 from nsearch.deployment.bundle import FORMATS, Bundle, LabelledImages, write_bundle
 from nsearch.deployment.description import InputSpec, ModelDescription
+from nsearch.deployment.model_card import model_card
 from nsearch.deployment.quantization import DEFAULT_CALIBRATION_IMAGES, SCHEMES
 from nsearch.search.evaluation import load_trial_model
 from nsearch.search.results import TrialRecord, read_records
@@ -25,7 +28,8 @@ from nsearch.search.run_info import RunInfo, open_run
 from nsearch.search.selection import pick
 from nsearch.search_spaces import get_space
 
-__all__ = ["SEARCH_WEIGHTS", "describe_trial", "export_trial", "run_images"]
+__all__ = ["SEARCH_WEIGHTS", "calibration_count", "describe_trial", "export_trial",
+           "note_calibration", "run_images"]  # fmt: skip
 
 SEARCH_WEIGHTS = (
     "the search's checkpoint of this trial's best epoch, trained for the search on the training "
@@ -34,12 +38,13 @@ SEARCH_WEIGHTS = (
 )
 
 
-def run_images(info: RunInfo, calibration: int = 0, *,
+def run_images(info: RunInfo, calibration: int | None = 0, *,
                datamodule: Any = None) -> tuple[LabelledImages, torch.Tensor | None]:  # fmt: skip
     """The run's test split as the model takes it (uint8 pixels for nsearch's sources and
-    folders, taken as [0, 1]; the user's datamodule's test batches as they are), and
-    ``calibration`` training images the same way (a stratified subset, seeded by the run's seed;
-    ``None`` for 0) to calibrate int8 models.
+    folders, taken as [0, 1]; the user's datamodule's test batches as they are), and training
+    images the same way to calibrate int8 models (a stratified subset, seeded by the run's
+    seed): ``calibration`` of them, or by default (``None``) as :func:`calibration_count` says;
+    none (``None`` returned) for 0.
 
     Raises:
         ValueError: if ``calibration`` is negative or more than the training images, or a
@@ -61,13 +66,49 @@ def run_images(info: RunInfo, calibration: int = 0, *,
     return test, None if pick is None else torch.from_numpy(splits.train_images[pick])
 
 
-def _calibration(labels: np.ndarray, count: int, seed: int) -> np.ndarray | None:
-    if not 0 <= count <= len(labels):
+def calibration_count(asked: int | None, available: int) -> int:
+    """How many of ``available`` training images calibrate: ``asked``, or by default (``None``)
+    :data:`~nsearch.deployment.quantization.DEFAULT_CALIBRATION_IMAGES`, or all of them where
+    there are fewer.
+
+    Raises:
+        ValueError: if ``asked`` is negative or more than ``available``.
+
+    Example::
+
+        >>> calibration_count(None, 36), calibration_count(None, 1000), calibration_count(20, 36)
+        (36, 256, 20)
+    """
+    if asked is None:
+        return min(DEFAULT_CALIBRATION_IMAGES, available)
+    if not 0 <= asked <= available:
         raise ValueError(
-            f"`--calibration-images` must be between 1 and {len(labels):,} (the training "
-            f"images), got {count}."
+            f"`--calibration-images` must be between 1 and {available:,} (the training images), "
+            f"got {asked}."
         )
+    return asked
+
+
+def _calibration(labels: np.ndarray, count: int | None, seed: int) -> np.ndarray | None:
+    count = calibration_count(count, len(labels))
     return None if count == 0 else stratified_sample(labels, count, np.random.default_rng(seed))
+
+
+def note_calibration(bundle: Bundle, asked: int | None, taken: torch.Tensor | None) -> Bundle:
+    """``bundle``, with a note in its description, ``config.json`` and model card where its
+    int8 models were calibrated on fewer images than the default (``asked`` is None) because
+    the training images are fewer."""
+    if asked is not None or taken is None or len(taken) >= DEFAULT_CALIBRATION_IMAGES:
+        return bundle
+    if not bundle.description.int8:  # no int8 model was written (its runtime is missing)
+        return bundle
+    note = (f"int8 calibrated on {len(taken):,} training images (all there are; "
+            f"{DEFAULT_CALIBRATION_IMAGES} asked by default).")  # fmt: skip
+    description = dataclasses.replace(bundle.description,
+                                      notes=(*bundle.description.notes, note))  # fmt: skip
+    bundle.config.write_text(json.dumps(description.config(), indent=2) + "\n")
+    bundle.card.write_text(model_card(description))
+    return dataclasses.replace(bundle, description=description)
 
 
 def _decoded(samples: list[tuple[str, int]], size: int) -> LabelledImages:
@@ -77,8 +118,9 @@ def _decoded(samples: list[tuple[str, int]], size: int) -> LabelledImages:
                           torch.tensor([label for _, label in items]))  # fmt: skip
 
 
-def _user_images(path: str | None, datamodule: Any,
-                 calibration: int) -> tuple[LabelledImages, torch.Tensor | None]:  # fmt: skip
+def _user_images(
+    path: str | None, datamodule: Any, calibration: int | None
+) -> tuple[LabelledImages, torch.Tensor | None]:
     from nsearch.search.user_code import check_batch, load_datamodule
 
     if datamodule is None:
@@ -93,12 +135,15 @@ def _user_images(path: str | None, datamodule: Any,
     if calibration == 0:
         return test, None
     datamodule.setup("fit")
+    wanted = DEFAULT_CALIBRATION_IMAGES if calibration is None else calibration
     taken: list[torch.Tensor] = []
     for batch in datamodule.train_dataloader():
         taken.append(check_batch(batch, "training")[0])
-        if sum(len(t) for t in taken) >= calibration:
+        if sum(len(t) for t in taken) >= wanted:
             break
-    return test, torch.cat(taken)[:calibration]
+    images = torch.cat(taken)[:wanted]
+    calibration_count(calibration, len(images))  # an explicit count the loader cannot give
+    return test, images
 
 
 def describe_trial(
@@ -130,7 +175,7 @@ def export_trial(
     rank: int | None = None,
     dest: str | Path | None = None,
     quantize: str | None = None,
-    calibration_images: int = DEFAULT_CALIBRATION_IMAGES,
+    calibration_images: int | None = None,
     formats: Sequence[str] = FORMATS,
     datamodule: Any = None,
 ) -> Bundle:
@@ -142,7 +187,8 @@ def export_trial(
         rank: the rank on the Pareto front (1 = most accurate), as in ``pareto.csv``.
         dest: the folder to write; by default ``out/export/trial_NNNN``.
         quantize: ``"int8"`` adds int8 models (:mod:`nsearch.deployment.quantization`).
-        calibration_images: training images that calibrate the int8 models.
+        calibration_images: training images that calibrate the int8 models; by default
+            (``None``) 256, or all of them where there are fewer (``config.json`` notes it).
         formats: the model files to write (:data:`~nsearch.deployment.bundle.FORMATS`).
         datamodule: the run's datamodule, where it was given as an object.
 
@@ -154,6 +200,7 @@ def export_trial(
     """
     check_quantize(quantize, calibration_images)
     run = open_run(out)
+    run.info.check_data(run.out, "export", datamodule)
     record = pick(read_records(run.study, run.out), run.info.settings.selection, trial=trial,
                   rank=rank)  # fmt: skip
     model = load_trial_model(run.out, record, run.info)
@@ -161,19 +208,21 @@ def export_trial(
     description = describe_trial(record, run.info, model, SEARCH_WEIGHTS)
     test, calibration = run_images(run.info, calibration_images if quantize else 0,
                                    datamodule=datamodule)  # fmt: skip
-    return write_bundle(model, dest, description, test, quantize=quantize,
-                        calibration=calibration, formats=formats)  # fmt: skip
+    bundle = write_bundle(model, dest, description, test, quantize=quantize,
+                          calibration=calibration, formats=formats)  # fmt: skip
+    return note_calibration(bundle, calibration_images, calibration)
 
 
-def check_quantize(quantize: str | None, calibration_images: int) -> None:
-    """Refuse an unknown scheme or a calibration count below 1, in one sentence.
+def check_quantize(quantize: str | None, calibration_images: int | None) -> None:
+    """Refuse an unknown scheme or a calibration count below 1 (``None``: the default), in one
+    sentence.
 
     Raises:
         ValueError: naming the value and what is allowed.
     """
     if quantize is not None and quantize not in SCHEMES:
         raise ValueError(f"`--quantize` can be {', '.join(SCHEMES)}, got {quantize!r}.")
-    if quantize is not None and calibration_images < 1:
+    if quantize is not None and calibration_images is not None and calibration_images < 1:
         raise ValueError(
             f"`--calibration-images` must be at least 1, got {calibration_images}."
         )

@@ -11,6 +11,7 @@ from typing import Any
 
 from torch import nn
 
+from nsearch.search.fingerprint import DataFingerprint
 from nsearch.search_spaces import SearchSpace
 
 __all__ = ["USER_PREPROCESSING", "Candidates", "ModuleFactory"]
@@ -35,6 +36,7 @@ class Candidates:
         preprocessing: what a deployed model's images need before the model, in words.
         augmentation: what the training images get, in words.
         user_module: whether ``module`` is the user's (checked before the search starts).
+        fingerprint: what the data is, to compare on resume, export and finalize.
     """
 
     data: Any
@@ -47,6 +49,7 @@ class Candidates:
     preprocessing: str = "none: images already at this size, scaled to [0, 1]"
     augmentation: str = "random horizontal flips"
     user_module: bool = False
+    fingerprint: DataFingerprint | None = None
 
     @property
     def num_classes(self) -> int:

@@ -15,7 +15,8 @@ from typing import Any
 from nsearch.training.hardware import Hardware
 
 __all__ = ["Option", "changed_identity", "check_options", "device_list", "image_limit",
-           "import_path", "option", "percentage", "positive_float", "positive_int"]  # fmt: skip
+           "import_path", "option", "percentage", "positive_float", "positive_int",
+           "settled_image_sizes"]  # fmt: skip
 
 
 def positive_int(text: str) -> int:
@@ -116,3 +117,30 @@ def changed_identity(old: Any, new: Any) -> list[str]:
             flag = "--" + f.name.replace("_", "-")
             changes.append(f"{flag} {getattr(old, f.name)} -> {getattr(new, f.name)}")
     return changes
+
+
+def settled_image_sizes(old: Any, new: Any, input_shape: Sequence[int]) -> tuple[Any, Any]:
+    """Two search settings of an image folder, ``old`` (a run's, which searched images of
+    ``input_shape``) and ``new``, with ``image_size`` compared by the size it stands for: left to
+    the folder (``None``), ``old``'s is ``input_shape``'s side and ``new``'s the folder's own
+    (read from its headers). Where both stand for the same size, both come back with ``old``'s
+    (the run goes on as it was recorded); where they do not, each with its size in pixels (which
+    :func:`changed_identity` then names). Other settings come back as they are.
+
+    Raises:
+        ValueError, FileNotFoundError: as :func:`~nsearch.data.scan_folder`, where the folder
+            must be scanned.
+    """
+    folders = old.data == new.data == "imagefolder" and old.datamodule is new.datamodule is None
+    if old.image_size == new.image_size or not folders:
+        return old, new
+    size = old.image_size if old.image_size is not None else int(input_shape[-1])
+    if new.image_size is None:
+        from nsearch.data import scan_folder
+
+        new_size = scan_folder(new.data_dir).size
+    else:
+        new_size = new.image_size
+    if new_size == size:
+        return old, dataclasses.replace(new, image_size=old.image_size)
+    return dataclasses.replace(old, image_size=size), dataclasses.replace(new, image_size=new_size)

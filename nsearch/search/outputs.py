@@ -43,7 +43,8 @@ def write_results(
     tested = {r.trial: r for r in chosen}
     records = [tested.get(r.trial, r) for r in records]
     best = best_feasible(records, selection)
-    report.write_csv(out / "trials.csv", records, space, settings.min_accuracy)
+    report.write_csv(out / "trials.csv", records, space, settings.min_accuracy,
+                     budgets=selection.budgets)  # fmt: skip
     report.write_csv(
         out / "pareto.csv",
         chosen,
@@ -53,6 +54,7 @@ def write_results(
             {"rank": rank, "best_feasible_netscore": best is not None and r.trial == best.trial}
             for rank, r in enumerate(chosen, start=1)
         ],
+        budgets=selection.budgets,
     )
     cost_axis = objectives.get(settings.objective).cost_axis
     plot_pareto(out / "pareto.png", records, chosen, best, settings.min_accuracy, cost_axis)

@@ -14,7 +14,8 @@ from nsearch.core.metrics import difference_interval
 from nsearch.search import objectives
 from nsearch.search.results import TrialRecord
 from nsearch.search.run_info import RunInfo
-from nsearch.search.selection import Selection, floor_met, is_feasible
+from nsearch.search.selection import Budgets, Selection, floor_met, is_feasible, over_budget
+from nsearch.search.study import data_name
 from nsearch.search_spaces import SearchSpace
 
 __all__ = ["CSV_COLUMNS", "indistinguishable", "markdown_report", "markdown_table", "write_csv"]
@@ -23,11 +24,12 @@ __all__ = ["CSV_COLUMNS", "indistinguishable", "markdown_report", "markdown_tabl
 CSV_COLUMNS = (
     "trial", "state", "status", "accuracy_percent", "accuracy_ci_low", "accuracy_ci_high",
     "val_images", "val_correct", "test_accuracy_percent", "test_ci_low", "test_ci_high",
-    "test_images", "test_correct", "estimate", "confirms", "params", "params_millions", "macs",
-    "gmacs", "latency_ms", "latency_p90_ms", "latency_runtime", "netscore", "netscore_latency",
-    "information_density", "floor_met", "epochs_trained", "best_epoch", "train_seconds",
-    "checkpoint", "worker",
+    "test_images", "test_correct", "estimate", "confirms", "reruns", "params", "params_millions",
+    "macs", "gmacs", "latency_ms", "latency_p90_ms", "latency_runtime", "netscore",
+    "netscore_latency", "information_density", "floor_met", "over_budget", "epochs_trained",
+    "best_epoch", "train_seconds", "checkpoint", "worker",
 )  # fmt: skip
+# `floor_met` and `over_budget` are judged at the current floor and budgets, not stored.
 
 
 @dataclass(frozen=True)
@@ -52,14 +54,18 @@ TABLE = (
 )
 
 
-def _value(record: TrialRecord, name: str, min_accuracy: float) -> Any:
+def _value(record: TrialRecord, name: str, min_accuracy: float,
+           budgets: Budgets | None = None) -> Any:  # fmt: skip
     if name == "floor_met":
         return floor_met(record, min_accuracy)
+    if name == "over_budget":
+        return over_budget(record, budgets or Budgets())
     return getattr(record, name)
 
 
-def _row(record: TrialRecord, space: SearchSpace | None, min_accuracy: float) -> dict[str, Any]:
-    row = {name: _value(record, name, min_accuracy) for name in CSV_COLUMNS}
+def _row(record: TrialRecord, space: SearchSpace | None, min_accuracy: float,
+         budgets: Budgets) -> dict[str, Any]:  # fmt: skip
+    row = {name: _value(record, name, min_accuracy, budgets) for name in CSV_COLUMNS}
     config = None
     if space is not None:
         config = space.describe(space.config_from_params(record.architecture))
@@ -72,10 +78,13 @@ def write_csv(
     space: SearchSpace | None,
     min_accuracy: float,
     extra: Sequence[dict[str, Any]] | None = None,
+    *,
+    budgets: Budgets | None = None,
 ) -> None:
-    """One row per record: :data:`CSV_COLUMNS` (``floor_met`` judged at ``min_accuracy``), a
-    one-line architecture, its parameters, and ``extra`` columns per row (such as a rank)."""
-    rows = [_row(r, space, min_accuracy) for r in records]
+    """One row per record: :data:`CSV_COLUMNS` (``floor_met`` judged at ``min_accuracy``,
+    ``over_budget`` at ``budgets``: why a trial is over them, in words, or empty), a one-line
+    architecture, its parameters, and ``extra`` columns per row (such as a rank)."""
+    rows = [_row(r, space, min_accuracy, budgets or Budgets()) for r in records]
     if extra is not None:
         rows = [{**row, **more} for row, more in zip(rows, extra)]
     columns: list[str] = []
@@ -163,16 +172,19 @@ def markdown_report(
     objective = objectives.get(s.objective)
     cost = "latency" if objective.cost_axis == "latency_ms" else "MACs"
     states = [r.state for r in records]
+    interrupted = sum(r.interrupted for r in records)
     epochs = sum(r.epochs_trained for r in records)
     images = next((r.val_images for r in records if r.val_images), None)
     feasible = sum(is_feasible(r, selection) for r in records)
     estimates = {r.trial: r for r in records if r.estimate}
     lines = [
-        f"# nsearch: {s.space} on {s.data}",
+        f"# nsearch: {s.space} on {data_name(s)}",
         "",
         f"Study `{info.study_name}`, objective `{s.objective}`, {len(records)} trials "
         f"({states.count('complete')} complete, {states.count('pruned')} pruned or over budget, "
-        f"{states.count('fail')} failed), {epochs} epochs trained, {feasible} feasible.",
+        f"{states.count('fail') - interrupted} failed"
+        + (f", {interrupted} interrupted (run again on resume)" if interrupted else "")
+        + f"), {epochs} epochs trained, {feasible} feasible.",
         f"Accuracy floor {s.min_accuracy:g} % (validation); params budget "
         + (f"{s.max_params:g} M" if s.max_params else "none")
         + "; MACs budget "

@@ -21,9 +21,14 @@ from optuna.trial import TrialState
 
 from nsearch.core.metrics import Measured, information_density, netscore_or_inf
 
-__all__ = ["TEST_FILE", "Measured", "TrialRecord", "read_records", "store", "write_test_result"]
+__all__ = [
+    "INTERRUPTED", "TEST_FILE", "Measured", "TrialRecord", "read_records", "store",
+    "write_test_result",
+]  # fmt: skip
 
 TEST_FILE = "test.json"
+# The status of a trial that Ctrl-C stopped; it is run again when the run resumes.
+INTERRUPTED = "interrupted"
 
 
 @dataclass(frozen=True)
@@ -54,12 +59,18 @@ class TrialRecord:
     estimate: bool = False  # the accuracy is a weight-sharing supernet's estimate, not trained
     estimate_loss: float | None = None  # the estimate's mean cross-entropy
     confirms: int | None = None  # the estimate trial that this trained trial confirms
+    reruns: int | None = None  # the trial (interrupted, or its worker stopped) run again
     test_correct: int | None = None
     test_images: int | None = None
 
     @property
     def complete(self) -> bool:
         return self.state == "complete" and self.validation is not None
+
+    @property
+    def interrupted(self) -> bool:
+        """Stopped by Ctrl-C (and run again, with the same architecture, on resume)."""
+        return self.state == "fail" and self.status == INTERRUPTED
 
     @property
     def trained(self) -> bool:
@@ -172,6 +183,8 @@ def _read_test(out: Path | None, checkpoint: str | None) -> Measured | None:
 def record_of(trial: optuna.trial.FrozenTrial, out: Path | None = None) -> TrialRecord:
     """The record of one frozen trial; ``out`` (the run's folder) supplies test results."""
     stored = {k: v for k, v in trial.user_attrs.items() if k in STORED}
+    if "failed_trial" in trial.system_attrs:  # Optuna's retry of a trial whose worker stopped
+        stored["reruns"] = trial.system_attrs["failed_trial"]
     test = _read_test(out, stored.get("checkpoint"))
     return TrialRecord(
         trial=trial.number,
@@ -210,9 +223,6 @@ def finished_count(study: optuna.Study) -> int:
         )
         for t in trials
     )
-
-
-INTERRUPTED = "interrupted"
 
 
 def epochs_trained(study: optuna.Study) -> int:

@@ -16,6 +16,11 @@ from typing import Any
 import optuna
 
 from nsearch._version import __version__
+from nsearch.search.fingerprint import (
+    DataFingerprint,
+    current_fingerprint,
+    refuse_changed_data,
+)
 from nsearch.search.options import changed_identity
 from nsearch.search.settings import SearchSettings
 from nsearch.search.storage import open_storage
@@ -23,6 +28,12 @@ from nsearch.search.storage import open_storage
 __all__ = ["RUN_FILE", "Run", "RunInfo", "check_same_identity", "open_run"]
 
 RUN_FILE = "run.json"
+# The Python call that gives a run's objects again, by verb.
+_CALLS = {
+    "resume": "nsearch.run_study(settings, {out!r}, {arg}=...)",
+    "export": "nsearch.deployment.export_trial({out!r}, rank=1, {arg}=...)",
+    "finalize": "nsearch.deployment.finalize({out!r}, rank=1, {arg}=...)",
+}
 _PREFIXES = ("sqlite:///", "journal:")
 
 
@@ -72,6 +83,10 @@ class RunInfo:
         preprocessing: what an image needs before the model, in words (resize, crop).
         augmentation: what the training images got, in words.
         version: the nsearch version that wrote the file.
+        fingerprint: what the data was when the study was created (``None`` in runs of older
+            versions), compared on every resume, export and finalize.
+        module_object: the class or function name of a training recipe given as a Python
+            object (not an import path), which resume and finalize need passed again.
     """
 
     settings: SearchSettings
@@ -85,6 +100,8 @@ class RunInfo:
     preprocessing: str = ""
     augmentation: str = ""
     version: str = __version__
+    fingerprint: DataFingerprint | None = None
+    module_object: str | None = None
 
     @property
     def num_classes(self) -> int:
@@ -106,6 +123,8 @@ class RunInfo:
             "preprocessing": self.preprocessing,
             "augmentation": self.augmentation,
             "version": self.version,
+            "fingerprint": None if self.fingerprint is None else self.fingerprint.to_dict(),
+            "module_object": self.module_object,
         }
         temporary = out / (RUN_FILE + ".tmp")
         temporary.write_text(json.dumps(data, indent=2) + "\n")
@@ -134,7 +153,45 @@ class RunInfo:
             preprocessing=data.get("preprocessing", ""),
             augmentation=data.get("augmentation", ""),
             version=data.get("version", "unknown"),
+            fingerprint=DataFingerprint.from_dict(data["fingerprint"])
+            if data.get("fingerprint")
+            else None,
+            module_object=data.get("module_object"),
         )
+
+    def check_objects_given(self, out: Path, verb: str, datamodule: Any, module: Any) -> None:
+        """Refuse to ``verb`` (resume, export, finalize) a run whose datamodule or recipe was a
+        Python object without that object passed again, rather than fall back to other data
+        or nsearch's recipe.
+
+        Raises:
+            ValueError: in one sentence, with the Python call to make.
+        """
+        if self.fingerprint is not None and self.fingerprint.given_as_object and datamodule is None:
+            raise ValueError(
+                f"{str(out)!r} was searched on a LightningDataModule given as "
+                f"{self.fingerprint.origin}: {verb} it from Python with that datamodule passed "
+                f"again, as {_CALLS[verb].format(out=str(out), arg='datamodule')}."
+            )
+        if self.module_object is not None and module is None and verb != "export":
+            raise ValueError(
+                f"{str(out)!r} trained its candidates with a recipe given as the object "
+                f"{self.module_object}: {verb} it from Python with that recipe passed again, as "
+                f"{_CALLS[verb].format(out=str(out), arg='module')}."
+            )
+
+    def check_data(self, out: Path, verb: str, datamodule: Any = None, module: Any = None) -> None:
+        """Refuse to ``verb`` (export, finalize) the run without its objects
+        (:meth:`check_objects_given`), or on data that has changed since it was searched.
+
+        Raises:
+            ValueError: in one sentence.
+            FileNotFoundError: where the data is no longer where the run found it.
+        """
+        self.check_objects_given(out, verb, datamodule, module)
+        if self.fingerprint is not None:
+            current = current_fingerprint(self.settings, datamodule)
+            refuse_changed_data(self.fingerprint, current, out, verb)
 
 
 @dataclass(frozen=True)

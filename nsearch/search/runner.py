@@ -19,7 +19,9 @@ from nsearch.cost.extras import check_runtime
 from nsearch.search import outputs
 from nsearch.search.candidates import Candidates, ModuleFactory
 from nsearch.search.data_setup import make_candidates
+from nsearch.search.options import settled_image_sizes
 from nsearch.search.progress import Progress
+from nsearch.search.requeue import requeue_interrupted
 from nsearch.search.results import TrialRecord, finished_count
 from nsearch.search.run_info import RUN_FILE, RunInfo, check_same_identity, relative_storage
 from nsearch.search.settings import SearchSettings
@@ -92,6 +94,7 @@ def _optimize(settings: SearchSettings, out: Path, storage_url: str, study_name:
     fail_orphaned_trials(study)
     if any_reached(rules, study):
         return
+    requeue_interrupted(study)  # trials Ctrl-C stopped run again first
     callbacks: list[Any] = [lambda study, trial: fail_orphaned_trials(study), *rules]
     if progress is not None:
         callbacks.append(progress)
@@ -201,13 +204,15 @@ def run_study(
         settings = dataclasses.replace(settings, data_dir=str(Path(settings.data_dir).resolve()))
     previous = RunInfo.read(out) if (out / RUN_FILE).is_file() else None
     if previous is not None:
-        check_same_identity(previous.settings, settings, f"`--out` {str(out)!r}",
+        old, settings = settled_image_sizes(previous.settings, settings, previous.input_shape)
+        check_same_identity(old, settings, f"`--out` {str(out)!r}",
                             "run with a new --out to start a new study")  # fmt: skip
         if study_name is not None and study_name != previous.study_name:
             raise ValueError(
                 f"`--out` {str(out)!r} holds the study {previous.study_name!r}, not "
                 f"{study_name!r}; run with a new --out for another study."
             )
+        previous.check_objects_given(out, "resume", datamodule, module)
     STRATEGIES[settings.strategy].check(settings.space)
     check_runtime(settings.latency_runtime)
     if settings.workers > 1 and (datamodule is not None or module is not None):
@@ -218,7 +223,9 @@ def run_study(
         )
     existed = out.exists()
     try:  # data errors come before anything else is written
-        candidates = make_candidates(settings, out, datamodule=datamodule, module=module)
+        recorded = None if previous is None else previous.fingerprint
+        candidates = make_candidates(settings, out, datamodule=datamodule, module=module,
+                                     recorded=recorded)  # fmt: skip
         check_budgets_admit_something(settings, candidates)
         if candidates.user_module:
             check_recipe(candidates, get_space(settings.space), settings.hardware)
@@ -247,7 +254,8 @@ def run_study(
     info = RunInfo(settings, study_name, recorded, in_out, candidates.input_shape,
                    candidates.classes, candidates.mean, candidates.std,
                    preprocessing=candidates.preprocessing,
-                   augmentation=candidates.augmentation)  # fmt: skip
+                   augmentation=candidates.augmentation, fingerprint=candidates.fingerprint,
+                   module_object=None if module is None else _name(module))  # fmt: skip
     info.write(out)
     deadline = Deadline.after(settings.timeout).deadline
     strategy = STRATEGIES[settings.strategy]
@@ -274,6 +282,10 @@ def run_study(
     written = outputs.write_results(out, info, study, test_batches(candidates.data))
     return StudyResult(study, written.records, written.front, written.best, out, settings,
                        interrupted)  # fmt: skip
+
+
+def _name(value: Any) -> str:
+    return str(getattr(value, "__qualname__", type(value).__name__))
 
 
 def test_batches(data: Any) -> Any:

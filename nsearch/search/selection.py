@@ -24,6 +24,7 @@ __all__ = [
     "front",
     "front_axes",
     "is_feasible",
+    "over_budget",
     "pick",
     "within_budget",
 ]
@@ -115,12 +116,27 @@ def front_axes(selection: Selection) -> tuple[str, str, str]:
     return ("accuracy_percent", "params_millions", objectives.get(selection.objective).cost_axis)
 
 
-def within_budget(record: TrialRecord, budgets: Budgets) -> bool:
+def over_budget(record: TrialRecord, budgets: Budgets) -> str | None:
+    """Why a counted trial is over ``budgets`` (the current ones, whatever they were when it
+    ran), in words; ``None`` within them, or not counted yet.
+
+    Example::
+
+        >>> over_budget(TrialRecord(0, "complete", {}, params=800_000, macs=10**7),
+        ...             Budgets(max_params=0.5))
+        '0.800 M params exceed --max-params 0.5 M'
+    """
     if record.params_millions is None or record.gmacs is None:
-        return False
+        return None
     if budgets.max_latency_ms is not None and record.latency_ms is None:
-        return False
-    return budgets.excess(record.params_millions, record.gmacs, record.latency_ms) is None
+        return f"latency not measured, --max-latency-ms {budgets.max_latency_ms:g} ms"
+    return budgets.excess(record.params_millions, record.gmacs, record.latency_ms)
+
+
+def within_budget(record: TrialRecord, budgets: Budgets) -> bool:
+    """Counted, and within ``budgets`` (a latency budget needs a measured latency)."""
+    counted = record.params_millions is not None and record.gmacs is not None
+    return counted and over_budget(record, budgets) is None
 
 
 def floor_met(record: TrialRecord, min_accuracy: float) -> str | None:

@@ -24,6 +24,8 @@ from optuna.storages import JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
+from nsearch.search.results import INTERRUPTED
+
 __all__ = ["fail_orphaned_trials", "open_storage", "redact", "worker_id"]
 
 MAX_RETRY = 1
@@ -116,6 +118,9 @@ def _alive(pid: int) -> bool:
 def fail_orphaned_trials(study: optuna.Study) -> list[int]:
     """Fail (and retry once) the running trials whose worker process on this machine is gone.
 
+    A trial that Ctrl-C interrupted before Optuna recorded its end keeps its status,
+    ``interrupted``; the others are ``failed: its worker (...) stopped``.
+
     Returns the numbers of the trials it failed.
     """
     host = socket.gethostname()
@@ -131,9 +136,10 @@ def fail_orphaned_trials(study: optuna.Study) -> list[int]:
         # Optuna has no public call to finish another process's trial; its own
         # `fail_stale_trials` goes through the storage in the same way.
         try:
-            study._storage.set_trial_user_attr(
-                trial._trial_id, "status", f"failed: its worker ({owner}) stopped"
-            )
+            if trial.user_attrs.get("status") != INTERRUPTED:  # else Ctrl-C cut its end short
+                study._storage.set_trial_user_attr(
+                    trial._trial_id, "status", f"failed: its worker ({owner}) stopped"
+                )
             if not study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
                 continue
         except optuna.exceptions.UpdateFinishedTrialError:

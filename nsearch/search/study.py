@@ -15,14 +15,34 @@ from nsearch.search.settings import SearchSettings
 from nsearch.search.startup import stratified_start
 from nsearch.search_spaces import get_space
 
-__all__ = ["SETTINGS_ATTR", "create_study", "default_study_name"]
+__all__ = ["SETTINGS_ATTR", "create_study", "data_name", "default_study_name"]
 
 # The study's own record of its settings, so that workers and machines joining it are checked.
 SETTINGS_ATTR = "nsearch_settings"
 
 
-def default_study_name(settings: SearchSettings) -> str:
-    return f"nsearch-{settings.space}-{settings.data}-{settings.objective}"
+def data_name(settings: SearchSettings, datamodule_object: Any = None) -> str:
+    """What the search's data is called in its study name and report: the name in the
+    ``--datamodule`` import path, the class of a datamodule given as an object, else ``--data``.
+
+    Example::
+
+        >>> data_name(SearchSettings(datamodule="user_recipe:blob_data"))
+        'blob_data'
+        >>> data_name(SearchSettings())
+        'embedded'
+    """
+    if settings.datamodule is not None:
+        return settings.datamodule.rpartition(":")[2]
+    if datamodule_object is not None:
+        return type(datamodule_object).__name__
+    return settings.data
+
+
+def default_study_name(settings: SearchSettings, datamodule_object: Any = None) -> str:
+    """The study name of a new run (a resumed run keeps the one in its ``run.json``)."""
+    data = data_name(settings, datamodule_object)
+    return f"nsearch-{settings.space}-{data}-{settings.objective}"
 
 
 def create_study(

@@ -73,7 +73,7 @@ class TrialObjective:
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, ...]:
         try:
-            store(trial, worker=worker_id())
+            store(trial, worker=worker_id(), status="")  # a retry's status is its own
             config = self.space.suggest(trial)
             torch.manual_seed(self.plan.seed + trial.number)
             model = self.candidates.build(self.space, config)

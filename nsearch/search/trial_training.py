@@ -22,7 +22,7 @@ from nsearch.callbacks import NetScoreCallback, OptunaPruning
 from nsearch.callbacks._compat import CALLBACK_BASES
 from nsearch.search.candidates import Candidates
 from nsearch.search.objectives import Epoch
-from nsearch.search.user_code import lightning_classes
+from nsearch.search.user_code import check_lightning_module, lightning_classes
 from nsearch.training.hardware import Hardware
 from nsearch.training.lightning import interrupts_as_keyboard_interrupt, quiet_lightning
 
@@ -152,19 +152,35 @@ def train(
 
 def check_recipe(candidates: Candidates, space: Any, hardware: Hardware) -> None:
     """Run the user's training recipe for one batch of training and one of validation on the
-    space's smallest network, so that a module that logs no ``val_acc`` is refused before the
-    search starts.
+    space's smallest network, so that a recipe that cannot train a candidate is refused before
+    the search writes anything: one that makes no LightningModule, fails its first steps, logs
+    no ``val_acc``, or logs it outside [0, 1] (in percent, say).
 
     Raises:
-        ValueError: naming the keys the module logged.
+        ValueError: in one sentence that says what to change.
     """
     network = candidates.build(space, space.smallest if space.smallest is not None
                                else space.suggest(optuna.trial.FixedTrial({})))  # fmt: skip
     module = candidates.module(network)
+    check_lightning_module(module)
     lightning = lightning_classes(module)
     with quiet_lightning():
         trainer = lightning.Trainer(fast_dev_run=1, logger=False, enable_progress_bar=False,
                                     enable_model_summary=False,
                                     **hardware.trainer_kwargs())  # fmt: skip
-        trainer.fit(module, datamodule=candidates.data)
-    _accuracy(trainer.callback_metrics)
+        try:
+            trainer.fit(module, datamodule=candidates.data)
+        except ValueError:
+            raise  # nsearch's own sentences (a bad image), and the user's
+        except Exception as error:
+            raise ValueError(
+                "The training recipe failed on its first training and validation batch: "
+                f"{type(error).__name__}: {error}".rstrip(".") + "."
+            ) from None
+    accuracy = _accuracy(trainer.callback_metrics)
+    if not 0.0 <= accuracy <= 1.0:
+        raise ValueError(
+            f"The training module logs `val_acc` = {accuracy:g}, outside [0, 1]: log the "
+            "validation accuracy as a fraction (correct / total, as torchmetrics' Accuracy "
+            "does), not in percent."
+        )

@@ -18,8 +18,8 @@ from typing import Any
 
 import torch
 
-__all__ = ["check_batch", "datamodule_facts", "load_datamodule", "load_module_factory",
-           "lightning_classes"]  # fmt: skip
+__all__ = ["check_batch", "check_lightning_module", "datamodule_facts", "load_datamodule",
+           "load_module_factory", "lightning_classes"]  # fmt: skip
 
 
 def load_object(path: str, option: str) -> Any:
@@ -46,17 +46,34 @@ def load_object(path: str, option: str) -> Any:
     return target
 
 
-def _datamodule_bases() -> tuple[type, ...]:
+def _lightning_bases(name: str) -> tuple[type, ...]:
+    """Lightning's class ``name`` (``LightningModule``, ``LightningDataModule``) from each
+    installed distribution: a user may build on either."""
     import importlib.util
 
     import pytorch_lightning
 
-    bases: tuple[type, ...] = (pytorch_lightning.LightningDataModule,)
+    bases: tuple[type, ...] = (getattr(pytorch_lightning, name),)
     if importlib.util.find_spec("lightning") is not None:
         import lightning.pytorch
 
-        bases += (lightning.pytorch.LightningDataModule,)
+        bases += (getattr(lightning.pytorch, name),)
     return bases
+
+
+def check_lightning_module(module: Any) -> None:
+    """Refuse a training recipe that made something other than a LightningModule.
+
+    Raises:
+        ValueError: naming what it made.
+    """
+    if not isinstance(module, _lightning_bases("LightningModule")):
+        raise ValueError(
+            "The training recipe (`--module`) must return a LightningModule that trains the "
+            f"network it is given, got {type(module).__name__}; wrap the network in a "
+            "LightningModule with training_step, validation_step (logging `val_acc`) and "
+            "configure_optimizers."
+        )
 
 
 def load_datamodule(path: str) -> Any:
@@ -67,7 +84,7 @@ def load_datamodule(path: str) -> Any:
         ValueError: if the path does not import, or gives no LightningDataModule.
     """
     target = load_object(path, "--datamodule")
-    bases = _datamodule_bases()
+    bases = _lightning_bases("LightningDataModule")
     if isinstance(target, type) and issubclass(target, bases):
         return target()
     made = target() if callable(target) and not isinstance(target, type) else target
