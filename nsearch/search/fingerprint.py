@@ -22,18 +22,15 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from nsearch.data import FolderScan, SourceOptions, get_source, scan_folder
+from nsearch.data import FolderScan, SourceOptions, get_source
 from nsearch.data._splits import VAL_FRACTION, split_train
 from nsearch.data._stats import channel_stats
 
-if TYPE_CHECKING:
-    from nsearch.search.settings import SearchSettings
-
-__all__ = ["DATAMODULE", "DataFingerprint", "current_fingerprint", "refuse_changed_data",
+__all__ = ["DATAMODULE", "DataFingerprint", "refuse_changed_data",
            "data_differences", "fingerprint_datamodule", "fingerprint_folder",
            "fingerprint_source", "object_origin"]  # fmt: skip
 
@@ -232,27 +229,6 @@ def fingerprint_datamodule(datamodule: Any, origin: str) -> DataFingerprint:
 def object_origin(datamodule: Any) -> str:
     """The origin of a datamodule given as a Python object."""
     return f"an object of class {type(datamodule).__name__}"
-
-
-def current_fingerprint(settings: SearchSettings, datamodule: Any = None) -> DataFingerprint:
-    """The fingerprint of a run's data as it is now: ``datamodule`` where given, else the one
-    its settings name (an import path, a folder or a source); a folder's normalisation is not
-    measured again.
-
-    Raises:
-        ValueError, FileNotFoundError: where the data cannot be read.
-    """
-    from nsearch.search.user_code import load_datamodule
-
-    s = settings
-    if datamodule is not None:
-        return fingerprint_datamodule(datamodule, object_origin(datamodule))
-    if s.datamodule is not None:
-        return fingerprint_datamodule(load_datamodule(s.datamodule), s.datamodule)
-    if s.data == "imagefolder":
-        scan = scan_folder(s.data_dir, s.image_size)
-        return fingerprint_folder(scan, s.train_limit, s.seed)
-    return fingerprint_source(s.data, s.data_dir, s.train_limit, s.seed)
 
 
 def refuse_changed_data(recorded: DataFingerprint | None, current: DataFingerprint | None,

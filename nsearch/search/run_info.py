@@ -16,9 +16,13 @@ from typing import Any
 import optuna
 
 from nsearch._version import __version__
+from nsearch.data import scan_folder
 from nsearch.search.fingerprint import (
     DataFingerprint,
-    current_fingerprint,
+    fingerprint_datamodule,
+    fingerprint_folder,
+    fingerprint_source,
+    object_origin,
     refuse_changed_data,
 )
 from nsearch.search.options import changed_identity
@@ -235,3 +239,24 @@ def check_same_identity(old: SearchSettings, new: SearchSettings, where: str, fi
             f"{where} was searched with other training settings ({'; '.join(changes)}), so its "
             f"trials could not be compared with new ones; {fix}."
         )
+
+
+def current_fingerprint(settings: SearchSettings, datamodule: Any = None) -> DataFingerprint:
+    """The fingerprint of a run's data as it is now: ``datamodule`` where given, else the one
+    its settings name (an import path, a folder or a source); a folder's normalisation is not
+    measured again.
+
+    Raises:
+        ValueError, FileNotFoundError: where the data cannot be read.
+    """
+    from nsearch.search.user_code import load_datamodule
+
+    s = settings
+    if datamodule is not None:
+        return fingerprint_datamodule(datamodule, object_origin(datamodule))
+    if s.datamodule is not None:
+        return fingerprint_datamodule(load_datamodule(s.datamodule), s.datamodule)
+    if s.data == "imagefolder":
+        scan = scan_folder(s.data_dir, s.image_size)
+        return fingerprint_folder(scan, s.train_limit, s.seed)
+    return fingerprint_source(s.data, s.data_dir, s.train_limit, s.seed)

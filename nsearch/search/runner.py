@@ -223,9 +223,9 @@ def run_study(
         )
     existed = out.exists()
     try:  # data errors come before anything else is written
-        recorded = None if previous is None else previous.fingerprint
+        known = None if previous is None else previous.fingerprint
         candidates = make_candidates(settings, out, datamodule=datamodule, module=module,
-                                     recorded=recorded)  # fmt: skip
+                                     recorded=known)  # fmt: skip
         check_budgets_admit_something(settings, candidates)
         if candidates.user_module:
             check_recipe(candidates, get_space(settings.space), settings.hardware)
