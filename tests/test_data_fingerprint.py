@@ -134,6 +134,8 @@ def test_a_datamodule_object_run_needs_the_object_again(
     from nsearch.deployment import export_trial
     from nsearch.deployment import finalize as finalize_run
 
+    assert "# nsearch: mobilenet-uniform on BlobData" in (object_run / "report.md").read_text()
+    assert RunInfo.read(object_run).study_name == "nsearch-mobilenet-uniform-BlobData-netscore"
     before = fingerprint(object_run)
     for main in (export.main, finalize.main):
         err = refused(main, ["--out", str(object_run), "--rank", "1"], capsys)

@@ -155,6 +155,14 @@ def markdown_table(
     return "\n".join(lines)
 
 
+def _data_title(info: RunInfo) -> str:
+    """The data's name: a datamodule given as an object by its class, as the study is named."""
+    fingerprint = info.fingerprint
+    if fingerprint is not None and fingerprint.given_as_object:
+        return fingerprint.origin.rpartition(" ")[2]
+    return data_name(info.settings)
+
+
 def markdown_report(
     info: RunInfo,
     records: Sequence[TrialRecord],
@@ -178,7 +186,7 @@ def markdown_report(
     feasible = sum(is_feasible(r, selection) for r in records)
     estimates = {r.trial: r for r in records if r.estimate}
     lines = [
-        f"# nsearch: {s.space} on {data_name(s)}",
+        f"# nsearch: {s.space} on {_data_title(info)}",
         "",
         f"Study `{info.study_name}`, objective `{s.objective}`, {len(records)} trials "
         f"({states.count('complete')} complete, {states.count('pruned')} pruned or over budget, "

@@ -239,7 +239,7 @@ def run_study(
         storage_url, study_name = previous.storage_url(out), previous.study_name
     else:
         storage_url = storage or default_storage(out, settings.workers)
-    study_name = study_name or default_study_name(settings)
+    study_name = study_name or default_study_name(settings, datamodule)
     try:
         storage_object = open_storage(storage_url, heartbeat_seconds=settings.heartbeat)
         c, _, size = candidates.input_shape

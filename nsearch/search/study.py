@@ -32,10 +32,10 @@ def data_name(settings: SearchSettings, datamodule_object: Any = None) -> str:
         >>> data_name(SearchSettings())
         'embedded'
     """
+    if datamodule_object is not None:  # given as an object, it is the data
+        return type(datamodule_object).__name__
     if settings.datamodule is not None:
         return settings.datamodule.rpartition(":")[2]
-    if datamodule_object is not None:
-        return type(datamodule_object).__name__
     return settings.data
 
 
