@@ -190,3 +190,26 @@ def test_another_image_size_on_resume_is_refused_with_the_sizes_searched(
     err = refused(run.main, search(data, out, "--image-size", "12"), capsys)
     assert "(--image-size 16 -> 12)" in err, err
     assert fingerprint(out) == saved
+
+
+def test_a_trial_whose_bad_image_stopped_the_run_runs_again_once_the_image_is_mended(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nsearch.search import open_run
+
+    data = write_folder(tmp_path / "data", **FINISHES)
+    folder = FolderDataModule(data, cache=None)
+    folder.setup()
+    bad = Path(folder.scan.train[int(folder._val[0])][0])  # met while the first trial trains
+    original = bad.read_bytes()
+    corrupt_keeping_size(bad)
+    out = tmp_path / "out"
+    refused(run.main, search(data, out, "--image-cache", "none"), capsys)
+    stopped = open_run(out).study.trials[0]
+    assert stopped.user_attrs["status"].startswith("stopped the run: UndecodableImage")
+    bad.write_bytes(original)
+    assert run.main(search(data, out, "--image-cache", "none")) == 0
+    rerun = [t for t in open_run(out).study.trials if t.user_attrs.get("reruns") == 0]
+    assert len(rerun) == 1 and rerun[0].params == stopped.params
+    assert rerun[0].state.name == "COMPLETE"
+    assert "1 interrupted (run again on resume)" in (out / "report.md").read_text()

@@ -1,5 +1,6 @@
-"""Running interrupted trials again: a trial that Ctrl-C stopped is run again, with the same
-architecture, when its study resumes.
+"""Running interrupted trials again: a trial that Ctrl-C stopped, or whose error stopped the run
+(bad data met while training, say), is run again, with the same architecture, when its study
+resumes.
 
 The re-run is a trial enqueued through Optuna with the interrupted trial's parameters and the
 user attribute ``reruns`` (the interrupted trial's number). Each interrupted trial is enqueued
@@ -17,7 +18,7 @@ from collections.abc import Iterable, Sequence
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from nsearch.search.results import INTERRUPTED
+from nsearch.search.results import INTERRUPTED, runs_again
 from nsearch.search.storage import worker_id
 
 __all__ = ["DUPLICATE", "requeue_interrupted"]
@@ -46,7 +47,7 @@ def requeue_interrupted(study: optuna.Study) -> list[int]:
     again = _run_again(trials)
     chosen = [
         t for t in trials
-        if t.state == TrialState.FAIL and t.user_attrs.get("status") == INTERRUPTED
+        if t.state == TrialState.FAIL and runs_again(str(t.user_attrs.get("status", "")))
         and t.number not in again and t.params and t.user_attrs.get("confirms") is None
     ]  # fmt: skip
     for trial in chosen:

@@ -22,13 +22,22 @@ from optuna.trial import TrialState
 from nsearch.core.metrics import Measured, information_density, netscore_or_inf
 
 __all__ = [
-    "INTERRUPTED", "TEST_FILE", "Measured", "TrialRecord", "read_records", "store",
-    "write_test_result",
+    "INTERRUPTED", "STOPPED", "TEST_FILE", "Measured", "TrialRecord", "read_records",
+    "runs_again", "store", "write_test_result",
 ]  # fmt: skip
 
 TEST_FILE = "test.json"
 # The status of a trial that Ctrl-C stopped; it is run again when the run resumes.
 INTERRUPTED = "interrupted"
+# The start of the status of a trial whose error stopped the run (bad data met while training,
+# say); it too is run again when the run resumes.
+STOPPED = "stopped the run: "
+
+
+def runs_again(status: str) -> bool:
+    """Whether a failed trial of this status is run again on resume: Ctrl-C or an error that
+    stopped the run ended it, not a reason of its own (a NaN loss)."""
+    return status == INTERRUPTED or status.startswith(STOPPED)
 
 
 @dataclass(frozen=True)
@@ -69,8 +78,9 @@ class TrialRecord:
 
     @property
     def interrupted(self) -> bool:
-        """Stopped by Ctrl-C (and run again, with the same architecture, on resume)."""
-        return self.state == "fail" and self.status == INTERRUPTED
+        """Stopped by Ctrl-C or by an error that stopped the run (and run again, with the same
+        architecture, on resume)."""
+        return self.state == "fail" and runs_again(self.status)
 
     @property
     def trained(self) -> bool:

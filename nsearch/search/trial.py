@@ -20,7 +20,7 @@ from nsearch.search import objectives
 from nsearch.search.candidates import Candidates
 from nsearch.search.objectives import Epoch, Scoring
 from nsearch.search.plan import TrialPlan
-from nsearch.search.results import INTERRUPTED, store
+from nsearch.search.results import INTERRUPTED, STOPPED, store
 from nsearch.search.storage import worker_id
 from nsearch.search.trial_training import train
 from nsearch.search_spaces import get_space
@@ -84,6 +84,12 @@ class TrialObjective:
             # unrecorded interrupted trial does not count towards --trials either.
             with contextlib.suppress(Exception):
                 store(trial, status=INTERRUPTED)
+            raise
+        except (optuna.TrialPruned, FloatingPointError):
+            raise  # the trial's own ending: pruned, or failed with its reason
+        except Exception as error:  # it stops the run: the trial runs again on resume
+            with contextlib.suppress(Exception):
+                store(trial, status=f"{STOPPED}{type(error).__name__}: {error}")
             raise
 
     def measure_cost(self, trial: optuna.Trial, model: torch.nn.Module) -> Epoch:
