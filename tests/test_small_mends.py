@@ -106,3 +106,11 @@ def test_a_datamodule_run_is_named_after_its_datamodule(tmp_path: Path) -> None:
     plain = SearchSettings(space="mobilenet-uniform")
     assert default_study_name(plain, BlobData()) == "nsearch-mobilenet-uniform-BlobData-netscore"
     assert data_name(plain) == "embedded"
+
+
+def test_a_trial_at_zero_accuracy_has_zero_information_density_and_minus_inf_netscore() -> None:
+    from nsearch.search.results import TrialRecord
+
+    record = TrialRecord(trial=0, state="complete", architecture={}, params=10_000,
+                         macs=1_000_000, val_correct=0, val_images=12)  # fmt: skip
+    assert record.information_density == 0.0 and record.netscore == float("-inf")

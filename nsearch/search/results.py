@@ -149,9 +149,11 @@ class TrialRecord:
 
     @property
     def information_density(self) -> float | None:
-        """Validation accuracy per million parameters, in percent per million."""
+        """Validation accuracy per million parameters, in percent per million (0 at 0 %)."""
         a, p = self.accuracy_percent, self.params_millions
-        return None if a is None or p is None else information_density(a, p)
+        if a is None or p is None:
+            return None
+        return 0.0 if a == 0 else information_density(a, p)
 
 
 # The names a trial may store as user attributes: the record's own measured fields.
