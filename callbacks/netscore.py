@@ -11,7 +11,7 @@ from torch import nn
 from nsearch.callbacks._after_module_hook import HOOK, AfterModuleHook
 from nsearch.callbacks._compat import CALLBACK_BASES, overrides_hook, rank_zero_warn
 from nsearch.core.metrics import information_density, netscore_or_inf
-from nsearch.cost._inputs import dict_input_hint
+from nsearch.cost._inputs import dict_batch_failure
 from nsearch.cost.complexity import CONVENTIONS, Complexity, count_complexity
 
 if TYPE_CHECKING:
@@ -200,15 +200,8 @@ class NetScoreCallback(*CALLBACK_BASES):  # type: ignore[misc]
         except ValueError as error:
             if inputs is not self._batch_shape or not self._batch_keys:
                 raise
-            cause = error.__cause__ or error  # most likely a forward that takes the dict
-            hint = dict_input_hint({self._batch_keys[0]: (1, *self._batch_shape)})
-            raise ValueError(
-                f"NetScoreCallback could not run the network on one input of shape "
-                f"{self._batch_shape}, taken from the first batch, a dict with keys "
-                f"{', '.join(map(repr, self._batch_keys))} ({type(cause).__name__}: "
-                f"{str(cause).strip().partition(chr(10))[0]}). If `forward` takes that dict, "
-                f"{hint}."
-            ) from error
+            raise ValueError(dict_batch_failure(self._batch_keys, self._batch_shape, error)) \
+                from error
 
     def _network(self, pl_module: Any) -> nn.Module:
         if self.network is None:

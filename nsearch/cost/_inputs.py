@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,3 +139,15 @@ def run_failure(example: Example, error: Exception) -> str:
             f"added), so if {shape} includes the batch dimension, pass {shape[1:]}"
         )
     return message + "."
+
+
+def dict_batch_failure(keys: Sequence[str], shape: tuple[int, ...], error: BaseException) -> str:
+    """Why a network could not be counted on an input shaped as the first value of a dict batch
+    with ``keys``, and how to give it the dict instead."""
+    cause = error.__cause__ or error  # most likely a forward that takes the dict
+    return (
+        f"NetScoreCallback could not run the network on one input of shape {shape}, taken from "
+        f"the first batch, a dict with keys {', '.join(map(repr, keys))} "
+        f"({type(cause).__name__}: {str(cause).strip().partition(chr(10))[0]}). If `forward` "
+        f"takes that dict, {dict_input_hint({keys[0]: (1, *shape)})}."
+    )
