@@ -107,6 +107,7 @@ class ModelDescription:
     macs: int
     test: Measured | None
     validation: Measured | None = None  # the search's (short training) validation accuracy
+    validation_fidelity: str = ""  # its epochs x training images ("4x4000")
     training: TrainingFacts | None = None
     latencies: tuple[Latency, ...] = ()
     parities: tuple[Parity, ...] = ()
@@ -147,6 +148,7 @@ class ModelDescription:
             },
             "classes": list(self.classes),
             **_accuracy("validation", self.validation),
+            "validation_fidelity": self.validation_fidelity or None,
             **_accuracy("test", self.test),
             "params": self.params,
             "params_millions": self.params / 1e6,

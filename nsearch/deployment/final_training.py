@@ -33,7 +33,7 @@ from nsearch.training.hardware import Hardware
 if TYPE_CHECKING:
     from nsearch.search.settings import SearchSettings
 
-__all__ = ["DEFAULT_EPOCHS", "RECIPE", "finalize"]
+__all__ = ["DEFAULT_EPOCHS", "RECIPE", "finalize", "train_module"]
 
 # About 3-6 minutes on two CPU cores for the default search's models on the embedded data.
 DEFAULT_EPOCHS = 15
@@ -43,8 +43,11 @@ RECIPE = (
 )
 
 
-def _train(module: Any, data: Any, *, epochs: int, dest: Path, hardware: Hardware,
-           progress: bool) -> float:  # fmt: skip
+def train_module(module: Any, data: Any, *, epochs: int, dest: Path | None, hardware: Hardware,
+                 progress: bool) -> float:  # fmt: skip
+    """Fit a LightningModule on ``data``'s training loader for ``epochs`` epochs without
+    validation (the final recipe's loop), logging to ``dest/logs`` where a folder is given;
+    the seconds it took."""
     from nsearch.search.user_code import lightning_classes
     from nsearch.training.lightning import quiet_lightning
 
@@ -55,7 +58,8 @@ def _train(module: Any, data: Any, *, epochs: int, dest: Path, hardware: Hardwar
             max_epochs=epochs,
             **hardware.trainer_kwargs(),
             limit_val_batches=0,  # choosing is done: no validation
-            logger=lightning.loggers.CSVLogger(dest, name="logs", version=""),
+            logger=(lightning.loggers.CSVLogger(dest, name="logs", version="")
+                    if dest is not None else False),
             enable_checkpointing=False,
             enable_progress_bar=progress,
             enable_model_summary=False,
@@ -170,8 +174,8 @@ def finalize(
         module = (load_module_factory(settings.module) if settings.module
                   else functools.partial(Classifier, lr=settings.peak_lr))  # fmt: skip
     dest.mkdir(parents=True, exist_ok=True)
-    seconds = _train(module(model), data, epochs=epochs, dest=dest, hardware=settings.hardware,
-                     progress=progress)  # fmt: skip
+    seconds = train_module(module(model), data, epochs=epochs, dest=dest,
+                           hardware=settings.hardware, progress=progress)  # fmt: skip
     model = model.cpu().eval()
     recalibrate_batchnorm(model, data.train_dataloader(), 10)
     test = measure_accuracy(model, data.test_dataloader())

@@ -122,7 +122,10 @@ def model_card(d: ModelDescription) -> str:
         low, high = d.validation.interval
         lines.append(
             f"In the search, after a short training, it reached {d.validation.percent:.2f} % "
-            f"validation accuracy ({low:.2f}-{high:.2f} %, {d.validation.images:,} images)."
+            f"validation accuracy ({low:.2f}-{high:.2f} %, {d.validation.images:,} images"
+            + (f"; fidelity {d.validation_fidelity}, epochs x training images"
+               if d.validation_fidelity else "")  # fmt: skip
+            + ")."
         )
     lines += [
         "",

@@ -165,6 +165,7 @@ def describe_trial(
         macs=cost.macs,
         test=record.test,
         validation=record.validation,
+        validation_fidelity=record.fidelity,
     )
 
 

@@ -55,6 +55,12 @@ class Candidates:
     def num_classes(self) -> int:
         return len(self.classes)
 
+    def fidelity(self, epochs: int) -> str:
+        """An accuracy's fidelity after ``epochs`` epochs on these training images:
+        ``EPOCHSxIMAGES`` (``EPOCHSxall`` where the datamodule does not count them)."""
+        images = None if self.fingerprint is None else self.fingerprint.train_images
+        return f"{epochs}x{'all' if images is None else images}"
+
     def build(self, space: SearchSpace, config: Any) -> nn.Module:
         """The space's network of ``config`` for these images and classes."""
         return space.build(

@@ -15,8 +15,8 @@ from typing import Any
 from nsearch.training.hardware import Hardware
 
 __all__ = ["Option", "changed_identity", "check_options", "device_list", "image_limit",
-           "import_path", "option", "percentage", "positive_float", "positive_int",
-           "settled_image_sizes"]  # fmt: skip
+           "import_path", "option", "parse_rungs", "percentage", "positive_float",
+           "positive_int", "rung_schedule", "settled_image_sizes"]  # fmt: skip
 
 
 def positive_int(text: str) -> int:
@@ -144,3 +144,35 @@ def settled_image_sizes(old: Any, new: Any, input_shape: Sequence[int]) -> tuple
     if new_size == size:
         return old, dataclasses.replace(new, image_size=old.image_size)
     return dataclasses.replace(old, image_size=size), dataclasses.replace(new, image_size=new_size)
+
+
+def parse_rungs(text: str) -> list[tuple[int, int | None]]:
+    """``"8x16000,15xall"`` -> ``[(8, 16000), (15, None)]`` (None: every training image).
+
+    Example::
+
+        >>> parse_rungs("15xall")
+        [(15, None)]
+    """
+    rungs: list[tuple[int, int | None]] = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        epochs, _, images = part.lower().partition("x")
+        if not epochs.isdigit() or not (images == "all" or images.isdigit()):
+            raise ValueError("must be rungs EPOCHSxIMAGES separated by commas, such as 15xall "
+                             f"or 8x16000,15xall; got {part!r}")
+        rung = (int(epochs), None if images == "all" else int(images))
+        if rung[0] < 1 or rung[1] == 0:
+            raise ValueError(f"must have positive epochs and images in each rung, got {part!r}")
+        rungs.append(rung)
+    return rungs
+
+
+def rung_schedule(text: str) -> str:
+    """An argparse type: rungs written ``EPOCHSxIMAGES`` separated by commas, or ``""`` for
+    none; each costs more than the one before it."""
+    rungs = parse_rungs(text)
+    costs = [e * (i or 10**9) for e, i in rungs]
+    if costs != sorted(set(costs)):
+        raise ValueError(
+            f"must give rungs each costing more epochs x images than the one before, got {text!r}")
+    return ",".join(f"{e}x{'all' if i is None else i}" for e, i in rungs)

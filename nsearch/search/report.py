@@ -22,9 +22,10 @@ __all__ = ["CSV_COLUMNS", "indistinguishable", "markdown_report", "markdown_tabl
 
 # trials.csv and pareto.csv: these record attributes, then the architecture's parameters.
 CSV_COLUMNS = (
-    "trial", "state", "status", "accuracy_percent", "accuracy_ci_low", "accuracy_ci_high",
-    "val_images", "val_correct", "test_accuracy_percent", "test_ci_low", "test_ci_high",
-    "test_images", "test_correct", "estimate", "confirms", "reruns", "params", "params_millions",
+    "trial", "state", "status", "fidelity", "accuracy_percent", "accuracy_ci_low",
+    "accuracy_ci_high", "val_images", "val_correct", "test_accuracy_percent", "test_ci_low",
+    "test_ci_high", "test_images", "test_correct", "estimate", "confirms", "promotes", "reruns",
+    "params", "params_millions",
     "macs", "gmacs", "latency_ms", "latency_p90_ms", "latency_runtime", "netscore",
     "netscore_latency", "information_density", "floor_met", "over_budget", "epochs_trained",
     "best_epoch", "train_seconds", "checkpoint", "worker",
@@ -42,6 +43,7 @@ class _Column:
 TABLE = (
     _Column("trial", "trial", "{}"),
     _Column("config", "architecture", "{}"),
+    _Column("fidelity", "fidelity", "{}"),
     _Column("accuracy_percent", "val acc (%)", "{:.2f}"),
     _Column("accuracy_interval", "val 95 % CI", "{}"),
     _Column("floor_met", "floor met", "{}"),
@@ -250,7 +252,9 @@ def markdown_report(
         lines.append(
             f"Best feasible {score}: trial {best.trial}, "
             f"{float(getattr(best, objective.rank_by)):.2f} dB at "
-            f"{best.accuracy_percent:.2f} % validation accuracy (95 % interval "
+            f"{best.accuracy_percent:.2f} % validation accuracy"
+            + (f" at fidelity {best.fidelity} (epochs x training images)" if best.fidelity else "")
+            + " (95 % interval "
             f"{best.accuracy_ci_low:.2f}-{best.accuracy_ci_high:.2f}, floor met: "
             f"{floor_met(best, s.min_accuracy)}). Export it with "
             f"`python -m nsearch.export --out {out_name} --trial {best.trial}`."

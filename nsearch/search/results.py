@@ -40,6 +40,23 @@ def runs_again(status: str) -> bool:
     return status == INTERRUPTED or status.startswith(STOPPED)
 
 
+ALL_IMAGES = 10**9  # the cost of a fidelity on all of a datamodule's (uncounted) images
+
+
+def fidelity_cost(fidelity: str) -> int:
+    """Image-epochs of a fidelity written ``EPOCHSxIMAGES``; 0 for ``""``.
+
+    Example::
+
+        >>> fidelity_cost("15x16000")
+        240000
+    """
+    if not fidelity:
+        return 0
+    epochs, images = fidelity.split("x")
+    return int(epochs) * (ALL_IMAGES if images == "all" else int(images))
+
+
 @dataclass(frozen=True)
 class TrialRecord:
     """What one trial was and measured.
@@ -69,8 +86,17 @@ class TrialRecord:
     estimate_loss: float | None = None  # the estimate's mean cross-entropy
     confirms: int | None = None  # the estimate trial that this trained trial confirms
     reruns: int | None = None  # the trial (interrupted, or its worker stopped) run again
+    # The fidelity of the accuracy: epochs trained x training images ("4x4000"); "" for an
+    # estimate, or a trial of an older nsearch.
+    fidelity: str = ""
+    promotes: int | None = None  # the lower-fidelity trial whose network this trial trains on
     test_correct: int | None = None
     test_images: int | None = None
+
+    @property
+    def image_epochs(self) -> int:
+        """The training cost of the accuracy's fidelity (epochs x images; 0 where unknown)."""
+        return fidelity_cost(self.fidelity)
 
     @property
     def complete(self) -> bool:
@@ -225,7 +251,8 @@ def finished_count(study: optuna.Study) -> int:
     trials = study.get_trials(deepcopy=False)
     retried = {t.system_attrs["failed_trial"] for t in trials if "failed_trial" in t.system_attrs}
     done = (TrialState.COMPLETE, TrialState.PRUNED)
-    trials = [t for t in trials if t.user_attrs.get("confirms") is None]
+    trials = [t for t in trials if t.user_attrs.get("confirms") is None
+              and t.user_attrs.get("promotes") is None]  # fmt: skip
     return sum(
         t.state in done
         or (

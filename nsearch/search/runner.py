@@ -21,6 +21,7 @@ from nsearch.search.candidates import Candidates, ModuleFactory
 from nsearch.search.data_setup import make_candidates
 from nsearch.search.options import settled_image_sizes
 from nsearch.search.progress import Progress
+from nsearch.search.promotion import promote
 from nsearch.search.requeue import requeue_interrupted
 from nsearch.search.results import TrialRecord, finished_count
 from nsearch.search.run_info import RUN_FILE, RunInfo, check_same_identity, relative_storage
@@ -277,6 +278,7 @@ def run_study(
                 bar.close()
         if strategy.finish is not None:
             strategy.finish(study, plan, candidates, out, settings.confirm)
+        promote(study, settings, out, candidates, datamodule, module)
     except KeyboardInterrupt:
         interrupted = True
     written = outputs.write_results(out, info, study, test_batches(candidates.data))

@@ -160,15 +160,24 @@ def is_feasible(record: TrialRecord, selection: Selection) -> bool:
     )
 
 
+def at_top_fidelity(records: Sequence[TrialRecord]) -> list[TrialRecord]:
+    """The records whose accuracy is of the highest fidelity (in image-epochs) that a trained,
+    complete trial reached, and every estimate: a 1-epoch accuracy is never ranked with a
+    15-epoch one. Pruned trials keep the fidelity they stopped at and drop out here."""
+    top = max((r.image_epochs for r in records if r.trained), default=0)
+    return [r for r in records if r.estimate or r.image_epochs == top]
+
+
 def front(
     records: Sequence[TrialRecord], selection: Selection, *, estimates: bool = False
 ) -> list[TrialRecord]:
     """The trained trials within budget that no other beats on accuracy, params and cost (MACs,
     or latency) at once, most accurate first; with ``estimates``, the same over the trials whose
-    accuracy a supernet estimated."""
+    accuracy a supernet estimated. Trained trials are ranked at the highest fidelity reached
+    (:func:`at_top_fidelity`)."""
     axes = front_axes(selection)
     candidates = [
-        r for r in records
+        r for r in at_top_fidelity(records)
         if r.complete and r.estimate == estimates and within_budget(r, selection.budgets)
         and getattr(r, axes[2]) is not None
     ]  # fmt: skip
@@ -181,7 +190,8 @@ def best_feasible(records: Sequence[TrialRecord], selection: Selection) -> Trial
     """The feasible trial of the highest NetScore (or latency NetScore, for the latency
     objectives)."""
     rank_by = objectives.get(selection.objective).rank_by
-    feasible = [r for r in records if is_feasible(r, selection) and getattr(r, rank_by) is not None]
+    feasible = [r for r in at_top_fidelity(records)
+                if is_feasible(r, selection) and getattr(r, rank_by) is not None]  # fmt: skip
     return max(feasible, key=lambda r: (float(getattr(r, rank_by)), -r.trial), default=None)
 
 

@@ -25,6 +25,7 @@ from nsearch.search.options import (
     percentage,
     positive_float,
     positive_int,
+    rung_schedule,
 )
 from nsearch.search.plan import TrialPlan
 from nsearch.search.samplers import PRUNERS, SAMPLERS
@@ -207,6 +208,17 @@ class SearchSettings:
         parse=image_limit,
         identity=True,
     )
+    rungs: str = option(
+        "",
+        "Multi-fidelity search: after the trials (the first rung, --epochs on --train-limit "
+        "images), train the best few (--promote) again at each of these fidelities, "
+        "EPOCHSxIMAGES separated by commas ('15xall': finalize's 15 epochs on every training "
+        "image); the front and the pick are decided at the highest one reached.",
+        parse=rung_schedule,
+        identity=True,
+    )
+    promote: int = option(3, "With --rungs: how many trials each rung trains at the next.",
+                          parse=positive_int)  # fmt: skip
     pruner: str = option(
         "median",
         "How unpromising trials stop early (single-objective studies): 'median' (below the "

@@ -144,6 +144,7 @@ class TrialObjective:
             val_images=best.val_images,
             best_epoch=best.epoch,
             checkpoint=os.path.relpath(outcome.checkpoint, self.out),
+            fidelity=self.candidates.fidelity(len(outcome.epochs)),
         )
         if outcome.pruned:
             store(trial, status=f"pruned after epoch {len(outcome.epochs) - 1}")
