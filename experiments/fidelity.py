@@ -160,25 +160,35 @@ def run_job(job: dict[str, Any], args: argparse.Namespace,
         from fidelity_supernet import score_supernet
 
         return score_supernet(args, nets, SPACE)
-    final = job["kind"] == "final"
-    data = ImageDataModule(args.data, args.data_dir, val_fraction=0.0 if final else 0.2,
-                           train_limit=args.train_limit if final else job["images"],
-                           seed=0, shuffle_seed=job["seed"])  # fmt: skip
-    data.setup("fit")
     net = nets[job["net"]]
-    space = get_space(net["space"])
-    torch.manual_seed(job["seed"])
-    model = build(space, space.config_from_params(net["architecture"]), data)
+    final = job["kind"] == "final"
+    return train_at(net["space"], net["architecture"], seed=job["seed"], epochs=job["epochs"],
+                    images=args.train_limit if final else job["images"], final=final,
+                    data=args.data, data_dir=args.data_dir, accelerator=args.accelerator)
+
+
+def train_at(space_name: str, architecture: dict[str, Any], *, seed: int, epochs: int,
+             images: int | None, final: bool, data: str = "embedded", data_dir: str | None = None,
+             accelerator: str = "cpu") -> dict[str, Any]:  # fmt: skip
+    """Train one network from scratch: by the final recipe (every training and validation
+    image, BatchNorm statistics re-estimated, tested on the test split) where ``final``, else
+    as a search trial (``images`` training images, validated on the validation split)."""
+    module = ImageDataModule(data, data_dir, val_fraction=0.0 if final else 0.2,
+                             train_limit=images, seed=0, shuffle_seed=seed)  # fmt: skip
+    module.setup("fit")
+    space = get_space(space_name)
+    torch.manual_seed(seed)
+    model = build(space, space.config_from_params(architecture), module)
     with quiet_lightning():
-        seconds = train_module(Classifier(model, lr=space.lr), data, epochs=job["epochs"],
-                               dest=None, hardware=Hardware(args.accelerator),
-                               progress=False)  # fmt: skip
+        seconds = train_module(Classifier(model, lr=space.lr), module, epochs=epochs, dest=None,
+                               hardware=Hardware(accelerator), progress=False)  # fmt: skip
     model = model.cpu().eval()
     if final:  # as finalize: statistics re-estimated, then the test split
-        recalibrate_batchnorm(model, data.train_dataloader(), 10)
-    measured = measure_accuracy(model, data.test_dataloader() if final else data.val_dataloader())
+        recalibrate_batchnorm(model, module.train_dataloader(), 10)
+    loader = module.test_dataloader() if final else module.val_dataloader()
+    measured = measure_accuracy(model, loader)
     return {"correct": measured.correct, "eval_images": measured.images,
-            "accuracy_percent": measured.percent, "train_images": data.train_images,
+            "accuracy_percent": measured.percent, "train_images": module.train_images,
             "seconds": round(seconds, 2)}  # fmt: skip
 
 

@@ -78,9 +78,11 @@ def add_file_options(parser: argparse.ArgumentParser) -> None:
                         "than the training images is refused.")  # fmt: skip
 
 
-def add_trial_choice(parser: argparse.ArgumentParser, verb: str, folder: str) -> None:
+def add_trial_choice(parser: argparse.ArgumentParser, verb: str,
+                     folder: str) -> argparse._MutuallyExclusiveGroup:  # fmt: skip
     """``--out``, the trial to ``verb`` (``--trial`` or ``--rank``) and ``--dest``, as export and
-    finalize take them."""
+    finalize take them; the group of ``--trial`` and ``--rank``, for a tool with another
+    choice."""
     from pathlib import Path
 
     parser.add_argument("--out", type=Path, default=Path("nsearch-out"),
@@ -90,4 +92,6 @@ def add_trial_choice(parser: argparse.ArgumentParser, verb: str, folder: str) ->
     which.add_argument("--rank", type=int,
                        help="The rank on the Pareto front, 1 being the most accurate.")  # fmt: skip
     parser.add_argument("--dest", type=Path, default=None,
-                        help=f"The folder to write; by default OUT/{folder}/trial_NNNN.")
+                        help=f"The folder to write; by default OUT/{folder}/"
+                        "trial_NNNN.")  # fmt: skip
+    return which
