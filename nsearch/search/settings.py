@@ -40,8 +40,7 @@ IMAGE_CACHES = ("uint8", "none")
 
 
 def _names(table: Mapping[str, Any] | Sequence[str]) -> Callable[[], Sequence[str]]:
-    """The choices of a setting: the names of a table, read when they are asked for."""
-    return lambda: tuple(table)
+    return lambda: tuple(table)  # a setting's choices: a table's names, read when asked for
 
 
 @dataclass(frozen=True)
@@ -208,17 +207,11 @@ class SearchSettings:
         parse=image_limit,
         identity=True,
     )
-    rungs: str = option(
-        "",
-        "Multi-fidelity search: after the trials (the first rung, --epochs on --train-limit "
-        "images), train the best few (--promote) again at each of these fidelities, "
-        "EPOCHSxIMAGES separated by commas ('15xall': finalize's 15 epochs on every training "
-        "image); the front and the pick are decided at the highest one reached.",
-        parse=rung_schedule,
-        identity=True,
-    )
-    promote: int = option(3, "With --rungs: how many trials each rung trains at the next.",
-                          parse=positive_int)  # fmt: skip
+    rungs: str = option("", "Multi-fidelity: after the trials, train the best few (--promote) "
+                        "again at each fidelity EPOCHSxIMAGES ('15xall'); the front and the pick "
+                        "are decided at the highest reached.", parse=rung_schedule,
+                        identity=True)  # fmt: skip
+    promote: int = option(3, "With --rungs: trials each rung promotes.", parse=positive_int)
     pruner: str = option(
         "median",
         "How unpromising trials stop early (single-objective studies): 'median' (below the "
