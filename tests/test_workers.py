@@ -97,8 +97,10 @@ def load(out: Path) -> optuna.Study | None:
 
 def test_killed_worker_trial_is_failed_and_retried(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    # Far more trials than can finish before the kill: the run is still going when it comes.
-    command = [*RUN, "--trials", "1000", "--epochs", "3", "--train-limit", "512", "--out",
+    # Far more trials than can finish before the kill: the run is still going when it comes. Ten
+    # epochs a trial leave seconds between the poll that sees one past its first epoch and the kill
+    # (with three, the trial once finished in between and nothing was left running to kill).
+    command = [*RUN, "--trials", "1000", "--epochs", "10", "--train-limit", "512", "--out",
                str(out), "--heartbeat", "1"]  # fmt: skip
     worker = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
