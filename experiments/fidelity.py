@@ -44,11 +44,10 @@ from supernet_ranking import spread_over_log_macs
 
 from nsearch.cost import count_complexity, machine_description
 from nsearch.data import ImageDataModule
-from nsearch.deployment.final_training import DEFAULT_EPOCHS, train_module
+from nsearch.deployment.final_training import DEFAULT_EPOCHS, fit_and_test, train_module
 from nsearch.search.evaluation import measure_accuracy
 from nsearch.search_spaces import get_space
 from nsearch.supernet import Supernet
-from nsearch.training.batchnorm import recalibrate_batchnorm
 from nsearch.training.classifier import Classifier
 from nsearch.training.hardware import Hardware
 from nsearch.training.lightning import quiet_lightning
@@ -179,14 +178,15 @@ def train_at(space_name: str, architecture: dict[str, Any], *, seed: int, epochs
     space = get_space(space_name)
     torch.manual_seed(seed)
     model = build(space, space.config_from_params(architecture), module)
+    learner, hardware = Classifier(model, lr=space.lr), Hardware(accelerator)
     with quiet_lightning():
-        seconds = train_module(Classifier(model, lr=space.lr), module, epochs=epochs, dest=None,
-                               hardware=Hardware(accelerator), progress=False)  # fmt: skip
-    model = model.cpu().eval()
-    if final:  # as finalize: statistics re-estimated, then the test split
-        recalibrate_batchnorm(model, module.train_dataloader(), 10)
-    loader = module.test_dataloader() if final else module.val_dataloader()
-    measured = measure_accuracy(model, loader)
+        if final:  # finalize's steps: BatchNorm statistics re-estimated, then the test split
+            seconds, measured = fit_and_test(learner, model, module, epochs=epochs, dest=None,
+                                             hardware=hardware, progress=False)  # fmt: skip
+        else:
+            seconds = train_module(learner, module, epochs=epochs, dest=None, hardware=hardware,
+                                   progress=False)  # fmt: skip
+            measured = measure_accuracy(model.cpu().eval(), module.val_dataloader())
     return {"correct": measured.correct, "eval_images": measured.images,
             "accuracy_percent": measured.percent, "train_images": module.train_images,
             "seconds": round(seconds, 2)}  # fmt: skip

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from nsearch.core.metrics import Measured
 from nsearch.deployment.bundle import FORMATS, Bundle, write_bundle
 from nsearch.deployment.description import InputSpec, TrainingFacts
 from nsearch.deployment.search_export import (
@@ -33,7 +34,7 @@ from nsearch.training.hardware import Hardware
 if TYPE_CHECKING:
     from nsearch.search.settings import SearchSettings
 
-__all__ = ["DEFAULT_EPOCHS", "RECIPE", "finalize", "train_module"]
+__all__ = ["DEFAULT_EPOCHS", "RECIPE", "finalize", "fit_and_test", "train_module"]
 
 # About 3-6 minutes on two CPU cores for the default search's models on the embedded data.
 DEFAULT_EPOCHS = 15
@@ -66,6 +67,20 @@ def train_module(module: Any, data: Any, *, epochs: int, dest: Path | None, hard
         )
         trainer.fit(module, datamodule=data)
     return time.perf_counter() - start
+
+
+def fit_and_test(module: Any, model: torch.nn.Module, data: Any, *, epochs: int,
+                 dest: Path | None, hardware: Hardware,
+                 progress: bool) -> tuple[float, Measured]:  # fmt: skip
+    """The final recipe's steps after the data: fit ``module`` (which trains ``model``) by
+    :func:`train_module`, re-estimate ``model``'s BatchNorm statistics on 10 training batches,
+    and test it on ``data``'s test split; the seconds training took and the test accuracy.
+    ``model`` is left on the CPU in eval mode."""
+    seconds = train_module(module, data, epochs=epochs, dest=dest, hardware=hardware,
+                           progress=progress)  # fmt: skip
+    model.cpu().eval()
+    recalibrate_batchnorm(model, data.train_dataloader(), 10)
+    return seconds, measure_accuracy(model, data.test_dataloader())
 
 
 def _final_data(settings: SearchSettings, out: Path, train_limit: int | None,
@@ -174,11 +189,8 @@ def finalize(
         module = (load_module_factory(settings.module) if settings.module
                   else functools.partial(Classifier, lr=settings.peak_lr))  # fmt: skip
     dest.mkdir(parents=True, exist_ok=True)
-    seconds = train_module(module(model), data, epochs=epochs, dest=dest,
-                           hardware=settings.hardware, progress=progress)  # fmt: skip
-    model = model.cpu().eval()
-    recalibrate_batchnorm(model, data.train_dataloader(), 10)
-    test = measure_accuracy(model, data.test_dataloader())
+    seconds, test = fit_and_test(module(model), model, data, epochs=epochs, dest=dest,
+                                 hardware=settings.hardware, progress=progress)  # fmt: skip
     recipe = RECIPE if module_path is None else f"your module {module_path}"
     training = TrainingFacts(settings.datamodule or settings.data, _train_images(data), epochs,
                              settings.batch_size, settings.peak_lr, settings.seed,
