@@ -83,8 +83,9 @@ def test_a_truncated_training_image_is_one_sentence_naming_it_in_both_cache_mode
     assert not out.exists()  # a fresh run: nothing written, no partial cache left
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_a_truncated_validation_image_decoded_while_training_is_one_sentence_and_keeps_the_run(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    workers: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data = write_folder(tmp_path / "data", per_class=3, test_per_class=1, size=16)
     folder = FolderDataModule(data, cache=None)
@@ -92,9 +93,12 @@ def test_a_truncated_validation_image_decoded_while_training_is_one_sentence_and
     bad = Path(folder.scan.train[int(folder._val[0])][0])  # decoded by a training worker only
     truncate(bad)
     out = tmp_path / "out"
-    err = refused(run.main, search(data, out, "--image-cache", "none"), capsys)
+    # with --workers 2 the search's processes meet the image, and their parent says it
+    args = search(data, out, "--image-cache", "none", "--workers", str(workers))
+    err = refused(run.main, args, capsys)
     assert re.match(SENTENCE.format(re.escape(str(bad))), err), err
-    assert (out / "run.json").is_file() and (out / "study.db").is_file()
+    storage = "study.db" if workers == 1 else "study.journal"
+    assert (out / "run.json").is_file() and (out / storage).is_file()
 
 
 def test_a_bad_image_met_on_resume_leaves_the_run_as_it_was_and_no_partial_cache(

@@ -1,19 +1,16 @@
-"""Running a search: checks, the run folder, Optuna's loop with nsearch's stop rules, several
-workers, progress, Ctrl-C, and the results it leaves."""
+"""Running a search: checks, the run folder, the study, progress, Ctrl-C, and the results it
+leaves (Optuna's loop and its worker processes: :mod:`nsearch.search.workers`)."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import optuna
-import torch
 
 from nsearch.cost.extras import check_runtime
 from nsearch.search import outputs
@@ -22,16 +19,16 @@ from nsearch.search.data_setup import make_candidates
 from nsearch.search.options import settled_image_sizes
 from nsearch.search.progress import Progress
 from nsearch.search.promotion import promote
-from nsearch.search.requeue import requeue_interrupted
 from nsearch.search.results import TrialRecord, finished_count
 from nsearch.search.run_info import RUN_FILE, RunInfo, check_same_identity, relative_storage
 from nsearch.search.settings import SearchSettings
-from nsearch.search.stop import Deadline, EpochBudget, StopRule, TrialTotal, any_reached
-from nsearch.search.storage import fail_orphaned_trials, open_storage
+from nsearch.search.stop import Deadline
+from nsearch.search.storage import open_storage
 from nsearch.search.strategies import STRATEGIES
 from nsearch.search.study import create_study, default_study_name
 from nsearch.search.trial import measure_cost
 from nsearch.search.trial_training import check_recipe
+from nsearch.search.workers import optimize, run_workers
 from nsearch.search_spaces import get_space
 
 __all__ = ["StudyResult", "run_study"]
@@ -71,75 +68,6 @@ def check_budgets_admit_something(settings: SearchSettings, candidates: Candidat
         raise ValueError(
             f"No network of space {settings.space!r} fits the budget: even the smallest has {over}."
         )
-
-
-def stop_rules(settings: SearchSettings, deadline: float) -> list[StopRule]:
-    """When the study stops starting trials: its trial total (across workers), the deadline and
-    the epoch budget."""
-    return [TrialTotal(settings.trials), Deadline(deadline), EpochBudget(settings.epoch_budget)]
-
-
-def _optimize(settings: SearchSettings, out: Path, storage_url: str, study_name: str,
-              worker: int, deadline: float, objective: Any,
-              progress: Progress | None = None) -> None:  # fmt: skip
-    """One worker's share of the study: Optuna's loop until a stop rule holds.
-
-    Orphaned trials (their worker process on this machine is gone) are failed and retried
-    before each trial, as the first of the callbacks Optuna runs after each trial.
-    """
-    # Optuna would log each failed trial with its traceback; nsearch says it in one line instead.
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    storage = open_storage(storage_url, heartbeat_seconds=settings.heartbeat)
-    study = create_study(settings, storage, study_name, worker=worker)
-    rules = stop_rules(settings, deadline)
-    fail_orphaned_trials(study)
-    if any_reached(rules, study):
-        return
-    requeue_interrupted(study)  # trials Ctrl-C stopped run again first
-    callbacks: list[Any] = [lambda study, trial: fail_orphaned_trials(study), *rules]
-    if progress is not None:
-        callbacks.append(progress)
-    study.optimize(objective, catch=(FloatingPointError,), callbacks=callbacks)
-
-
-def _worker_main(settings: SearchSettings, out: Path, storage_url: str, study_name: str,
-                 worker: int, threads: int, deadline: float) -> None:  # fmt: skip
-    torch.set_num_threads(threads)
-    with contextlib.suppress(KeyboardInterrupt):  # the parent reports; its Ctrl-C reaches us too
-        candidates = make_candidates(settings, out)
-        # a supernet is loaded from the run's folder, where the parent left it
-        objective = STRATEGIES[settings.strategy].objective(settings.plan(worker), candidates,
-                                                            out, False)  # fmt: skip
-        _optimize(settings, out, storage_url, study_name, worker, deadline, objective)
-
-
-def _run_workers(settings: SearchSettings, out: Path, storage_url: str, study_name: str,
-                 study: optuna.Study, bar: Progress, deadline: float) -> None:  # fmt: skip
-    import multiprocessing
-
-    threads = max(1, torch.get_num_threads() // settings.workers)
-    context = multiprocessing.get_context("spawn")
-    # time.monotonic() is system-wide on Linux: the workers share the parent's deadline.
-    workers = [
-        context.Process(
-            target=_worker_main,
-            args=(settings, out, storage_url, study_name, i, threads, deadline),
-        )
-        for i in range(settings.workers)
-    ]
-    for process in workers:
-        process.start()
-    try:
-        seen = finished_count(study)
-        while any(process.is_alive() for process in workers):
-            time.sleep(2)
-            now = finished_count(study)
-            if now > seen:
-                bar.update(study, now - seen)
-                seen = now
-    finally:
-        for process in workers:
-            process.join()
 
 
 def default_storage(out: Path, workers: int) -> str:
@@ -270,10 +198,9 @@ def run_study(
             bar = Progress(remaining, progress, settings)
             try:
                 if settings.workers == 1:
-                    _optimize(settings, out, storage_url, study_name, 0, deadline, objective,
-                              bar)  # fmt: skip
+                    optimize(settings, out, storage_url, study_name, 0, deadline, objective, bar)
                 else:
-                    _run_workers(settings, out, storage_url, study_name, study, bar, deadline)
+                    run_workers(settings, out, storage_url, study_name, study, bar, deadline)
             finally:
                 bar.close()
         if strategy.finish is not None:
