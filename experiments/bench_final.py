@@ -97,7 +97,9 @@ def uniform_members(seed: int, args: argparse.Namespace) -> list[dict[str, Any]]
         if run is None:
             run = train_at("mobilenet-uniform", architecture, seed=seed, epochs=args.final_epochs,
                            images=args.final_train_limit, final=True, data=args.data)  # fmt: skip
-        macs, params = _cost(architecture)
+        # the study counted its networks' cost; a member it did not train is counted here
+        macs, params = (nets[index]["macs"], nets[index]["params"]) if index is not None \
+            else _cost(architecture)  # fmt: skip
         members.append({"width": width, "depth": depth, "params": params, "macs": macs,
                         "test_correct": run["correct"], "test_images": run["eval_images"],
                         "reused": run.get("key") is not None})  # fmt: skip
