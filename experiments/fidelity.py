@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from fidelity_summary import plot, print_table, summarise
+from fidelity_summary import plot, print_networks, print_table, summarise
 from supernet_ranking import spread_over_log_macs
 
 from nsearch.cost import count_complexity, machine_description
@@ -237,6 +237,12 @@ def settings_of(args: argparse.Namespace) -> dict[str, Any]:
     return dict(json.loads(json.dumps(values, default=str)))  # as read back from the file
 
 
+def report(state: dict[str, Any], out: Path) -> None:
+    print_table(state)
+    print_networks(state)
+    plot(state, out / "fidelity.png")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--architectures", type=int, default=48)
@@ -270,9 +276,7 @@ def main() -> None:
         parser.error(f"{state_path} was measured with other settings: pass them again, or "
                      "another --out.")  # fmt: skip
     if args.plot:
-        print_table(old)
-        plot(old, args.out / "fidelity.png")
-        return
+        return report(old, args.out)
     data = ImageDataModule(args.data, args.data_dir)
     data.setup("fit")
     nets = old.get("architectures") or architectures(args, data)
@@ -293,9 +297,7 @@ def main() -> None:
         for p in procs:
             p.join()
     write_summary(args, nets)
-    state = json.loads(state_path.read_text())
-    print_table(state)
-    plot(state, args.out / "fidelity.png")
+    report(json.loads(state_path.read_text()), args.out)
     print(f"{math.ceil(time.perf_counter() - start)} s")
 
 

@@ -135,6 +135,33 @@ def print_table(state: dict[str, Any]) -> None:
     print(f"\nCheapest fidelity at 0.8 x the ceiling: {state.get('chosen_fidelity')}")
 
 
+def print_networks(state: dict[str, Any],
+                   floors: Sequence[float] = (90.0, 90.5, 91.0, 91.5)) -> None:  # fmt: skip
+    """Each network's final test accuracy by seed, cheapest first (Markdown), and for each of
+    ``floors`` the cheapest network whose seed-mean clears it: where a floor binds."""
+    by_net: dict[int, dict[int, float]] = {}
+    for run in state.get("runs", []):
+        if run["kind"] == "final":
+            by_net.setdefault(run["net"], {})[run["seed"]] = run["accuracy_percent"]
+    nets = state.get("architectures", [])
+    seeds = sorted({s for accuracies in by_net.values() for s in accuracies})
+    print("\n| network | MMACs | M params | " + " | ".join(f"seed {s} %" for s in seeds)
+          + " | mean % |")  # fmt: skip
+    print("|---|---:|---:|" + "---:|" * (len(seeds) + 1))
+    ordered = sorted(by_net, key=lambda n: nets[n]["macs"])
+    for n in ordered:
+        accuracies = by_net[n]
+        cells = " | ".join(f"{accuracies[s]:.2f}" if s in accuracies else "" for s in seeds)
+        print(f"| {nets[n]['description']} | {nets[n]['macs'] / 1e6:.1f} | "
+              f"{nets[n]['params'] / 1e6:.3f} | {cells} | "
+              f"{statistics.mean(accuracies.values()):.2f} |")  # fmt: skip
+    for floor in floors:
+        clears = [n for n in ordered if statistics.mean(by_net[n].values()) >= floor]
+        where = (f"{nets[clears[0]]['description']} ({nets[clears[0]]['macs'] / 1e6:.1f} MMACs)"
+                 if clears else "none")  # fmt: skip
+        print(f"Cheapest network at or above {floor} % (seed mean): {where}")
+
+
 def plot(state: dict[str, Any], path: Path) -> None:
     """Tau against cost per network (image-epochs), the ceiling as a band."""
     import matplotlib
