@@ -10,9 +10,11 @@ import re
 import shutil
 from pathlib import Path
 
+import optuna
 import pytest
 import torch
 from folder_helpers import write_folder
+from optuna.trial import TrialState
 from search_helpers import fingerprint, refused
 from user_recipe import AdamRecipe, BlobData
 
@@ -126,6 +128,27 @@ def test_the_unchanged_folder_resumes_and_records_its_fingerprint(
     assert run.main([*ARGS, "--trials", "2", "--data", "imagefolder", "--data-dir", str(data),
                      "--out", str(out)]) == 0  # fmt: skip
     assert RunInfo.read(out).fingerprint == recorded
+
+
+def test_a_machine_joining_the_study_is_checked_by_its_data_not_its_path(
+    folder_run: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    shared = [*ARGS, "--data", "imagefolder", "--storage", storage, "--study-name", "shared"]
+    assert run.main([*shared, "--data-dir", str(folder_run[0]), "--out", str(tmp_path / "a")]) == 0
+    # another machine: its own --out, the same images in a folder of its own
+    elsewhere = shutil.copytree(folder_run[0], tmp_path / "elsewhere")
+    assert run.main([*shared, "--trials", "2", "--data-dir", str(elsewhere), "--out",
+                     str(tmp_path / "b")]) == 0  # fmt: skip
+    (tmp_path / "c").mkdir()
+    other, _ = changed_copy(folder_run, tmp_path / "c", "images added")
+    err = refused(run.main, [*shared, "--trials", "3", "--data-dir", str(other), "--out",
+                             str(tmp_path / "d")], capsys)  # fmt: skip
+    assert re.search(r"The study 'shared' was searched on other data \(16 training images -> "
+                     r"32; .*choose another --study-name", err), err  # fmt: skip
+    assert not (tmp_path / "d").exists()
+    study = optuna.load_study(study_name="shared", storage=storage)
+    assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 2
 
 
 def test_a_datamodule_object_run_needs_the_object_again(

@@ -129,7 +129,7 @@ def run_study(
         FileNotFoundError: when the data is not where it was asked for.
     """
     out = Path(out)
-    if settings.data_dir is not None:  # compared on resume: the same folder, however named
+    if settings.data_dir is not None:  # run.json names the folder absolutely
         settings = dataclasses.replace(settings, data_dir=str(Path(settings.data_dir).resolve()))
     previous = RunInfo.read(out) if (out / RUN_FILE).is_file() else None
     if previous is not None:
@@ -174,7 +174,8 @@ def run_study(
         c, _, size = candidates.input_shape
         build_args = {"in_channels": c, "num_classes": candidates.num_classes,
                       "input_size": size}  # fmt: skip
-        study = create_study(settings, storage_object, study_name, build_args=build_args)
+        study = create_study(settings, storage_object, study_name, build_args=build_args,
+                             fingerprint=candidates.fingerprint)  # fmt: skip
     except BaseException:
         if created:  # leave no trace of a run that never started
             shutil.rmtree(out, ignore_errors=True)

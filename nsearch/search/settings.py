@@ -59,11 +59,10 @@ class SearchSettings:
         choices=_names(DATASETS),
         identity=True,
     )
-    data_dir: str | None = option(
+    data_dir: str | None = option(  # not identity: the data is compared by its fingerprint
         None,
         "The folder that holds the data set's files (needed for cifar10 and imagefolder; "
         "optional for fashion-mnist).",
-        identity=True,
     )
     image_size: int | None = option(
         None,

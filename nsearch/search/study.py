@@ -9,16 +9,19 @@ from typing import Any
 import optuna
 
 from nsearch.search import objectives
+from nsearch.search.fingerprint import DataFingerprint, data_differences
 from nsearch.search.run_info import check_same_identity
 from nsearch.search.samplers import SAMPLERS, make_pruner, make_sampler
 from nsearch.search.settings import SearchSettings
 from nsearch.search.startup import stratified_start
 from nsearch.search_spaces import get_space
 
-__all__ = ["SETTINGS_ATTR", "create_study", "data_name", "default_study_name"]
+__all__ = ["DATA_ATTR", "SETTINGS_ATTR", "create_study", "data_name", "default_study_name"]
 
-# The study's own record of its settings, so that workers and machines joining it are checked.
+# The study's own record of its settings and data, so that workers and machines joining it (each
+# with its own --out and its own copy of the data) are checked.
 SETTINGS_ATTR = "nsearch_settings"
+DATA_ATTR = "nsearch_data_fingerprint"
 
 
 def data_name(settings: SearchSettings, datamodule_object: Any = None) -> str:
@@ -52,13 +55,15 @@ def create_study(
     *,
     worker: int = 0,
     build_args: dict[str, int] | None = None,
+    fingerprint: DataFingerprint | None = None,
 ) -> optuna.Study:
     """Create the study, or join it if it exists. A new study of a sampler with a cost-aware
     start gets its first trials queued (``build_args``: the data's channels, classes and size).
+    The data's ``fingerprint`` is recorded in a new study and compared with a joined one's.
 
     Raises:
         ValueError: if a study of that name exists with other objectives, or was searched with
-            other training settings.
+            other training settings or on other data.
     """
     objective = objectives.get(settings.objective)
     directions: list[Any] = list(objective.directions)
@@ -95,7 +100,27 @@ def create_study(
             f"The study {study_name!r}",
             "choose another --study-name (or a new --out) to start a new study",
         )
+    _check_same_data(study, study_name, fingerprint)
     return study
+
+
+def _check_same_data(study: optuna.Study, study_name: str,
+                     fingerprint: DataFingerprint | None) -> None:  # fmt: skip
+    """Record the data's fingerprint in a study that has none; refuse data other than the one
+    recorded (the same images in another folder, as on another machine, are the same data)."""
+    if fingerprint is None:  # a worker process: its parent has checked
+        return
+    recorded = study.user_attrs.get(DATA_ATTR)
+    if recorded is None:
+        study.set_user_attr(DATA_ATTR, fingerprint.to_dict())
+        return
+    changes = data_differences(DataFingerprint.from_dict(recorded), fingerprint)
+    if changes:
+        raise ValueError(
+            f"The study {study_name!r} was searched on other data ({'; '.join(changes)}), so its "
+            "trials could not be compared with new ones; choose another --study-name (or a new "
+            "--out) for this data."
+        )
 
 
 def _enqueue_cost_start(study: optuna.Study, settings: SearchSettings,
