@@ -2,7 +2,8 @@
 
 - :func:`export_trial`: a search trial's checkpoint as a :class:`Bundle` (``python -m
   nsearch.export``); :func:`finalize`: an architecture trained properly, then packaged
-  (``python -m nsearch.finalize``);
+  (``python -m nsearch.finalize``); :func:`finalize_front`: the front's models, each so
+  (``python -m nsearch.finalize --front``);
 - :func:`write_bundle`: any trained network as ``model.pt2``, ``model.onnx``, ``model.pte``
   (and int8 versions), ``weights.pt``, ``config.json`` and ``MODEL_CARD.md``, from one
   :class:`ModelDescription`;
@@ -21,12 +22,14 @@ if TYPE_CHECKING:
     from nsearch.deployment.bundle import Bundle, LabelledImages, write_bundle
     from nsearch.deployment.description import InputSpec, ModelDescription, TrainingFacts
     from nsearch.deployment.final_training import finalize
+    from nsearch.deployment.front import FrontRow, finalize_front
     from nsearch.deployment.normalized import Normalized
     from nsearch.deployment.parity import Parity
     from nsearch.deployment.search_export import export_trial
 
-__all__ = ["Bundle", "InputSpec", "ModelDescription", "Normalized", "Parity", "LabelledImages",
-           "TrainingFacts", "export_trial", "finalize", "write_bundle"]  # fmt: skip
+__all__ = ["Bundle", "FrontRow", "InputSpec", "ModelDescription", "Normalized", "Parity",
+           "LabelledImages", "TrainingFacts", "export_trial", "finalize", "finalize_front",
+           "write_bundle"]  # fmt: skip
 
 _HOMES = {
     "Bundle": "bundle",
@@ -38,6 +41,8 @@ _HOMES = {
     "TrainingFacts": "description",
     "export_trial": "search_export",
     "finalize": "final_training",
+    "finalize_front": "front",
+    "FrontRow": "front",
     "write_bundle": "bundle",
 }
 
