@@ -14,12 +14,12 @@ search trial trains) and validated on the validation split. Each fidelity and ea
 against the truth, with the 95 % interval, and by its top-k overlap (k a quarter of the networks);
 the study names the cheapest fidelity whose tau reaches 0.8 x the ceiling.
 
-Every training is one job. Jobs run in ``--order`` (each network's reduced fidelities, then its
-final runs, network after network in an order spread over cost, the supernet last), so the
-results of a study cut short are a smaller study of the same kind. Each finished job is appended
-to ``fidelity_runs.jsonl`` and ``fidelity.json`` is rewritten from all of them; a second run with
-the same ``--out`` and settings goes on with the jobs not done. ``--workers`` processes take jobs
-from one list (on a GPU machine, several at once).
+Every training is one job. Jobs run network after network, in an order spread over cost (each
+network's reduced fidelities, then its final runs; the supernet after the first
+``SUPERNET_AFTER``), so a study cut short is a smaller study of the same kind. Each finished job
+is appended to ``fidelity_runs.jsonl`` and ``fidelity.json`` rewritten from all of them; a second
+run with the same ``--out`` and settings goes on with the jobs not done. ``--workers`` processes
+take jobs from one list (on a GPU machine, several at once).
 
     python experiments/fidelity.py                        # 48 networks, about 10 h on two cores
     python experiments/fidelity.py --architectures 6 --uniform 1 --second-seed 5 \\
@@ -55,6 +55,8 @@ from nsearch.training.lightning import quiet_lightning
 RESULTS = Path(__file__).parent / "results"
 SPACE = "mobilenet"
 # Hand-scaled members (width, depth) of mobilenet-uniform, spread over its cost range.
+# The supernet job runs after this many networks' jobs (not last: a study cut short has it too).
+SUPERNET_AFTER = 8
 UNIFORM = ((0.25, 1.0), (0.35, 1.0), (0.5, 0.5), (0.5, 1.0), (0.75, 1.0), (1.0, 0.5))
 
 
@@ -134,7 +136,11 @@ def build(space: Any, config: Any, data: Any) -> torch.nn.Module:
 def jobs_of(args: argparse.Namespace, count: int) -> list[dict[str, Any]]:
     """Every training of the study, in the order they run."""
     jobs = []
+    supernet = {"kind": "supernet", "net": None, "epochs": args.supernet_epochs, "images": None,
+                "seed": args.seeds[0]}  # fmt: skip
     for net in range(count):
+        if net == SUPERNET_AFTER and args.supernet_epochs:  # it scores every network at once
+            jobs.append(supernet)
         for epochs, images in args.fidelities:
             jobs.append({"kind": "fidelity", "net": net, "epochs": epochs, "images": images,
                          "seed": args.seeds[0]})  # fmt: skip
@@ -142,9 +148,8 @@ def jobs_of(args: argparse.Namespace, count: int) -> list[dict[str, Any]]:
             if k == 0 or net < args.second_seed:
                 jobs.append({"kind": "final", "net": net, "epochs": args.final_epochs,
                              "images": None, "seed": seed})  # fmt: skip
-    if args.supernet_epochs:
-        jobs.append({"kind": "supernet", "net": None, "epochs": args.supernet_epochs,
-                     "images": None, "seed": args.seeds[0]})  # fmt: skip
+    if args.supernet_epochs and count <= SUPERNET_AFTER:
+        jobs.append(supernet)
     return jobs
 
 
