@@ -22,7 +22,7 @@ WAIT = float(os.environ.get("INTERRUPT_CHILD_WAIT", "60"))
 def main() -> int:
     point, marker, argv = sys.argv[1], Path(sys.argv[2]), sys.argv[3:]
     from nsearch import run
-    from nsearch.search import runner, trial
+    from nsearch.search import trial, workers
     from nsearch.training import classifier
 
     calls = {"n": 0}
@@ -49,7 +49,7 @@ def main() -> int:
 
         classifier.Classifier.on_train_epoch_start = on_train_epoch_start
     elif point == "between":  # Optuna's callbacks after a trial: orphans are checked first
-        runner.fail_orphaned_trials = wait_on_second(runner.fail_orphaned_trials)
+        workers.fail_orphaned_trials = wait_on_second(workers.fail_orphaned_trials)
     else:
         raise SystemExit(f"unknown point {point!r}")
     return run.main(argv)
