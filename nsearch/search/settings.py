@@ -60,10 +60,8 @@ class SearchSettings:
         identity=True,
     )
     data_dir: str | None = option(  # not identity: the data is compared by its fingerprint
-        None,
-        "The folder that holds the data set's files (needed for cifar10 and imagefolder; "
-        "optional for fashion-mnist).",
-    )
+        None, "The folder that holds the data set's files (needed for cifar10 and imagefolder; "
+        "optional for fashion-mnist).")  # fmt: skip
     image_size: int | None = option(
         None,
         "With --data imagefolder: the square side, in pixels, images are resized and "
