@@ -50,7 +50,6 @@ from nsearch.search_spaces import get_space
 from nsearch.supernet import Supernet
 from nsearch.training.classifier import Classifier
 from nsearch.training.hardware import Hardware
-from nsearch.training.lightning import quiet_lightning
 
 RESULTS = Path(__file__).parent / "results"
 SPACE = "mobilenet"
@@ -184,14 +183,13 @@ def train_at(space_name: str, architecture: dict[str, Any], *, seed: int, epochs
     torch.manual_seed(seed)
     model = build(space, space.config_from_params(architecture), module)
     learner, hardware = Classifier(model, lr=space.lr), Hardware(accelerator)
-    with quiet_lightning():
-        if final:  # finalize's steps: BatchNorm statistics re-estimated, then the test split
-            seconds, measured = fit_and_test(learner, model, module, epochs=epochs, dest=None,
-                                             hardware=hardware, progress=False)  # fmt: skip
-        else:
-            seconds = train_module(learner, module, epochs=epochs, dest=None, hardware=hardware,
-                                   progress=False)  # fmt: skip
-            measured = measure_accuracy(model.cpu().eval(), module.val_dataloader())
+    if final:  # finalize's steps: BatchNorm statistics re-estimated, then the test split
+        seconds, measured = fit_and_test(learner, model, module, epochs=epochs, dest=None,
+                                         hardware=hardware, progress=False)  # fmt: skip
+    else:  # train_module keeps Lightning quiet
+        seconds = train_module(learner, module, epochs=epochs, dest=None, hardware=hardware,
+                               progress=False)  # fmt: skip
+        measured = measure_accuracy(model.cpu().eval(), module.val_dataloader())
     return {"correct": measured.correct, "eval_images": measured.images,
             "accuracy_percent": measured.percent, "train_images": module.train_images,
             "seconds": round(seconds, 2)}  # fmt: skip
