@@ -13,6 +13,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import sqlalchemy.exc
 from optuna.trial import TrialState
 
 from nsearch import export
@@ -87,6 +88,20 @@ def wait_for(condition, what: str, process: subprocess.Popen, seconds: float = 9
         time.sleep(0.5)
 
 
+def stop_when(condition, what: str, process: subprocess.Popen) -> None:
+    """Wait until ``condition`` holds, then SIGSTOP the process and check it again while the
+    process cannot move on (it may have finished the trial between the poll and the signal)."""
+    while True:
+        wait_for(condition, what, process)
+        process.send_signal(signal.SIGSTOP)
+        try:
+            if condition():
+                return
+        except sqlalchemy.exc.OperationalError:  # stopped while holding sqlite's write lock
+            pass
+        process.send_signal(signal.SIGCONT)
+
+
 def load(out: Path) -> optuna.Study | None:
     """The run's study once its tables exist (run.json is written after they are)."""
     if not (out / "run.json").exists():
@@ -97,10 +112,8 @@ def load(out: Path) -> optuna.Study | None:
 
 def test_killed_worker_trial_is_failed_and_retried(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    # Far more trials than can finish before the kill: the run is still going when it comes. Ten
-    # epochs a trial leave seconds between the poll that sees one past its first epoch and the kill
-    # (with three, the trial once finished in between and nothing was left running to kill).
-    command = [*RUN, "--trials", "1000", "--epochs", "10", "--train-limit", "512", "--out",
+    # Far more trials than can finish before the kill: the run is still going when it comes.
+    command = [*RUN, "--trials", "1000", "--epochs", "3", "--train-limit", "512", "--out",
                str(out), "--heartbeat", "1"]  # fmt: skip
     worker = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -114,9 +127,9 @@ def test_killed_worker_trial_is_failed_and_retried(tmp_path: Path) -> None:
         return bool(study.get_trials(states=(TrialState.COMPLETE,))) and bool(running)
 
     try:
-        wait_for(one_done_and_next_past_its_first_epoch, "a trial in mid-training", worker)
+        stop_when(one_done_and_next_past_its_first_epoch, "a trial in mid-training", worker)
     finally:
-        worker.kill()
+        worker.kill()  # stopped, and seen in mid-training while stopped
         worker.wait()
     study = load(out)
     assert study is not None
