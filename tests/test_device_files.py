@@ -121,6 +121,16 @@ def test_unknown_scheme_and_missing_calibration_are_refused(tmp_path: Path) -> N
         write_bundle(tiny_cnn(), tmp_path, description, test, quantize="int8")
 
 
+def test_the_callers_notes_stay_in_config_and_card(tmp_path: Path) -> None:
+    description = ModelDescription("t", {}, "", 0, "", InputSpec(SHAPE, (0.5,), (0.25,)),
+                                   tuple("abcdefghij"), 1, 1, None,
+                                   notes=("trained on a sample of the data",))  # fmt: skip
+    test = LabelledImages(torch.rand(4, *SHAPE), torch.tensor([0, 1, 2, 3]))
+    bundle = write_bundle(tiny_cnn(), tmp_path, description, test, formats=("pt2",))
+    assert json.loads(bundle.config.read_text())["notes"] == ["trained on a sample of the data"]
+    assert "trained on a sample of the data" in bundle.card.read_text()
+
+
 def test_a_network_trained_channels_last_lowers_to_executorch(tmp_path: Path) -> None:
     # nsearch's Classifier trains channels-last; XNNPACK's lowering failed on such weights.
     from nsearch.cost.runtimes import executorch_method, export_executorch

@@ -195,7 +195,7 @@ def write_bundle(
         parities=tuple(parities),
         int8=tuple(int8),
         files=tuple(files),
-        notes=tuple(notes),
+        notes=(*description.notes, *notes),  # the caller's notes are kept
     )
     files["config.json"].write_text(json.dumps(description.config(), indent=2) + "\n")
     files["MODEL_CARD.md"].write_text(model_card(description))
