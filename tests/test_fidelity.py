@@ -12,6 +12,7 @@ import pytest
 from search_helpers import QUICK, QUICK_ARGS, fingerprint, read_csv
 
 from nsearch.run import main
+from nsearch.search.promotion import next_promotion
 from nsearch.search import SearchSettings, run_study
 from nsearch.search.results import TrialRecord
 from nsearch.search.selection import Selection, at_top_fidelity, best_feasible, front
@@ -39,6 +40,26 @@ def test_selection_never_ranks_two_fidelities_together() -> None:
     # a run of an older nsearch (no fidelity recorded) is ranked as before
     old = [record(3, 900, "", 50_000), record(4, 950, "", 60_000)]
     assert at_top_fidelity(old) == old
+
+
+def test_promotion_bisects_the_front_for_the_cheapest_network_over_the_floor() -> None:
+    # A front of 7 at the first rung, all below a 90 % floor there; at the next rung (each
+    # network 8.5 points up, as from 4x4000 to 15xall) members 0-2 miss it and 3-6 clear it.
+    below = [record(i, 800 + 5 * i, "4x4000", 10_000 * 2**i) for i in range(7)]
+    selection = Selection("netscore", 90.0, floor_confidence="point")
+
+    def promote(count: int) -> list[int]:
+        promoted: dict[int, TrialRecord] = {}
+        while (chosen := next_promotion(below, promoted, selection, count)) is not None:
+            again = record(chosen.trial, 885 + 5 * chosen.trial, "15x16000", chosen.params)
+            promoted[chosen.trial] = again
+        return list(promoted)
+
+    assert promote(3) == [3, 1, 2]  # middle, cheaper half, crossing found at 3
+    assert promote(5) == [3, 1, 2, 4, 5]  # then the crossing's neighbours
+    # a member that clears the floor at its own rung bounds the search: nothing dearer is tried
+    below[1] = record(1, 905, "4x4000", 20_000)
+    assert max(promote(3)) <= 2
 
 
 def test_promoted_trials_carry_their_fidelity_into_records_csvs_and_report(tmp_path: Path) -> None:

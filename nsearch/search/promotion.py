@@ -1,15 +1,20 @@
 """Multi-fidelity search: the trials of the first rung (``--epochs`` on ``--train-limit``
-images) are cheap; the best few are trained again, from scratch, at each later rung of
-``--rungs`` (``EPOCHSxIMAGES``, the last one the final recipe's epochs on every training
-image), so that the front, the pick and the floor are decided at the accuracy that ships.
+images) are cheap; a few are trained again, from scratch, at each later rung of ``--rungs``
+(``EPOCHSxIMAGES``, the last one the final recipe's epochs on every training image), so that the
+front, the pick and the floor are decided at the accuracy that ships.
 
-What is promoted from a rung: its best feasible trial (the floor judged at that rung's accuracy,
-which only grows with fidelity), else its most accurate front member, then its neighbours on the
-rung's front, alternately cheaper and dearer, ``--promote`` in all (successive halving's rule, with
-the Pareto front in place of a single score: NetScore is ruled by cost, so a rung's front holds
-the candidates a higher fidelity can reorder). A promoted trial says which trial it
-``promotes``; it does not count towards ``--trials``, and a resumed run trains only the
-promotions still missing. Selection ranks only the highest fidelity reached
+What is promoted from a rung is found by bisection along the rung's front, least accurate (and
+cheapest) first. NetScore is ruled by cost, so the pick is the cheapest network that clears the
+floor, and the floor is judged at the next rung's accuracy, which only grows with fidelity:
+the rung's least accurate member that already clears it bounds the search from above (else the
+front's most accurate), and each promotion halves the stretch of the front where the crossing can
+still be, from the next rung's verdicts on the members promoted so far. Once the crossing is
+found, the rest of ``--promote`` go to its neighbours, alternately cheaper and dearer, so that the
+pick comes with front neighbours trained alike. A resumed run replays the same bisection from the
+trials already promoted and trains only what is still missing.
+
+A promoted trial says which trial it ``promotes``; it does not count towards ``--trials``.
+Selection ranks only the highest fidelity reached
 (:func:`~nsearch.search.selection.at_top_fidelity`).
 """
 
@@ -17,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,32 +31,45 @@ import optuna
 from nsearch.search.candidates import Candidates
 from nsearch.search.options import parse_rungs
 from nsearch.search.results import TrialRecord, read_records
-from nsearch.search.selection import Selection, best_feasible, front
+from nsearch.search.selection import Selection, front, is_feasible
 from nsearch.search.settings import SearchSettings
 from nsearch.search.trial import TrialObjective
 
-__all__ = ["promote", "to_promote"]
+__all__ = ["next_promotion", "promote"]
 
 log = logging.getLogger(__name__)
 
 
-def to_promote(records: Sequence[TrialRecord], selection: Selection,
-               count: int) -> list[TrialRecord]:  # fmt: skip
-    """Of one rung's trained trials, the ``count`` to train at the next rung: the best feasible
-    (else the most accurate on the rung's front), then its front neighbours by cost."""
-    rung_front = front(records, selection)
-    if not rung_front:
-        return []
-    best = best_feasible(records, selection)
-    start = rung_front.index(best) if best in rung_front else 0
-    chosen = [rung_front[start]]
-    for step in range(1, len(rung_front)):
-        for index in (start + step, start - step):  # the front is sorted by accuracy (cost)
-            if 0 <= index < len(rung_front) and len(chosen) < count:
-                chosen.append(rung_front[index])
-    if best is not None and best not in rung_front:
-        chosen = [best, *chosen[: count - 1]]
-    return chosen[:count]
+def next_promotion(below: Sequence[TrialRecord], promoted: Mapping[int, TrialRecord],
+                   selection: Selection, count: int) -> TrialRecord | None:  # fmt: skip
+    """The next of one rung's trials (``below``) to train at the next rung, or None when
+    ``count`` are trained or no front member is left.
+
+    Args:
+        below: the rung's trained trials.
+        promoted: the next rung's trials so far, by the number of the trial each promotes.
+        selection: the floor and budgets; feasibility is judged at each rung's own accuracy.
+        count: how many to promote in all.
+    """
+    order = front(below, selection)[::-1]  # least accurate (cheapest) first
+    if not order or len(promoted) >= count:
+        return None
+    rung_feasible = [i for i, r in enumerate(order) if is_feasible(r, selection)]
+    low, high = 0, rung_feasible[0] if rung_feasible else len(order) - 1
+    while low < high:  # the cheapest member that clears the floor at the next rung is in here
+        middle = (low + high) // 2
+        record = promoted.get(order[middle].trial)
+        if record is None:
+            return order[middle]
+        if is_feasible(record, selection):
+            high = middle
+        else:
+            low = middle + 1
+    for step in range(len(order)):  # the crossing, then its neighbours
+        for index in (low - step, low + step) if step else (low,):
+            if 0 <= index < len(order) and order[index].trial not in promoted:
+                return order[index]
+    return None
 
 
 def promote(study: optuna.Study, settings: SearchSettings, out: Path, candidates: Candidates,
@@ -70,21 +88,20 @@ def promote(study: optuna.Study, settings: SearchSettings, out: Path, candidates
         if images != settings.train_limit:
             candidates = make_candidates(rung_settings, out, datamodule=datamodule,
                                          module=module)  # fmt: skip
-        records = read_records(study, out)
-        below = [r for r in records if r.trained and r.fidelity == label]
-        label = candidates.fidelity(epochs)
-        done = {r.promotes for r in records
-                if r.promotes is not None and r.fidelity == label}  # fmt: skip
-        chosen = [r for r in to_promote(below, settings.selection, settings.promote)
-                  if r.trial not in done]  # fmt: skip
-        for record in chosen:
-            study.enqueue_trial(dict(record.architecture), user_attrs={"promotes": record.trial})
-        if not chosen:
-            continue
-        plan = dataclasses.replace(rung_settings.plan(), prune=False)
-        before = len(study.trials)
-        study.optimize(TrialObjective(plan, candidates, out), n_trials=len(chosen),
-                       catch=(FloatingPointError,))  # fmt: skip
-        trained += [t.number for t in study.trials[before:]]
-        log.info("Promoted trials %s to %s.", [r.trial for r in chosen], label)
+        objective = TrialObjective(dataclasses.replace(rung_settings.plan(), prune=False),
+                                   candidates, out)  # fmt: skip
+        below_label, label = label, candidates.fidelity(epochs)
+        while True:
+            records = read_records(study, out)
+            below = [r for r in records if r.trained and r.fidelity == below_label]
+            promoted = {r.promotes: r for r in records
+                        if r.promotes is not None and r.fidelity == label}  # fmt: skip
+            chosen = next_promotion(below, promoted, settings.selection, settings.promote)
+            if chosen is None:
+                break
+            study.enqueue_trial(dict(chosen.architecture), user_attrs={"promotes": chosen.trial})
+            before = len(study.trials)
+            study.optimize(objective, n_trials=1, catch=(FloatingPointError,))
+            trained += [t.number for t in study.trials[before:]]
+            log.info("Promoted trial %d to %s.", chosen.trial, label)
     return trained
