@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from bench_search import uniform_grid
-from fidelity import UNIFORM, train_at
+from fidelity import train_at
+from fidelity_networks import UNIFORM
 
 from nsearch.core.metrics import difference_interval, netscore_or_inf
 from nsearch.deployment.final_training import DEFAULT_EPOCHS, finalize
