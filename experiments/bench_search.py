@@ -129,7 +129,7 @@ def settings_for(method: str, args: argparse.Namespace, seed: int,
                  seconds: float | None = None) -> SearchSettings:  # fmt: skip
     common = {"data": args.data, "train_limit": args.train_limit, "epochs": args.epochs,
               "seed": seed, "min_accuracy": args.min_accuracy, "timeout": None, "trials": 1000,
-              "epoch_budget": args.epoch_budget}  # fmt: skip
+              "epoch_budget": args.epoch_budget, "rungs": ""}  # fmt: skip
     if method == "uniform":
         return SearchSettings(space=f"{args.space}-uniform", **{**common, **METHODS[method],
                               "trials": len(uniform_grid(args))})  # fmt: skip

@@ -24,7 +24,7 @@ RESULTS = Path(__file__).parent / "results"
 
 
 def trials_per_hour(workers: int, seconds: float) -> tuple[float, int, float]:
-    settings = SearchSettings(trials=1000, timeout=seconds, epochs=2, train_limit=1500,
+    settings = SearchSettings(trials=1000, timeout=seconds, epochs=2, train_limit=1500, rungs="",
                               min_accuracy=5.0, workers=workers, pruner="none")  # fmt: skip
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()

@@ -46,7 +46,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     settings = SearchSettings(space=args.space, strategy="supernet", trials=args.trials,
                               epochs=args.epochs, train_limit=args.train_limit, confirm=1,
-                              workers=args.workers, timeout=None)  # fmt: skip
+                              workers=args.workers, timeout=None, rungs="")  # fmt: skip
     load_before = os.getloadavg()[0]
     start = time.perf_counter()
     result = run_study(settings, args.out, progress=False)

@@ -16,12 +16,12 @@ QUICK: dict[str, Any] = {
     "trials": 2,
     "epochs": 1,
     "train_limit": 384,
-    "min_accuracy": 10.0,
+    "min_accuracy": 10.0, "rungs": "",
     "timeout": None,
     "sampler": "tpe",  # the tests name the seeded sampler's candidates; cost-tpe has tests of its own
 }
 QUICK_ARGS = ["--space", "mobilenet-uniform", "--trials", "2", "--epochs", "1", "--train-limit",
-              "384", "--min-accuracy", "10", "--sampler", "tpe", "--no-progress"]  # fmt: skip
+              "384", "--min-accuracy", "10", "--rungs", "", "--sampler", "tpe", "--no-progress"]  # fmt: skip
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

@@ -20,7 +20,7 @@ from nsearch import export, finalize, run
 from nsearch.data import FolderDataModule
 from nsearch.data._folder import FolderImages, eval_transform
 
-RUN = ["--space", "mobilenet-uniform", "--trials", "1", "--epochs", "1", "--min-accuracy", "5",
+RUN = ["--space", "mobilenet-uniform", "--trials", "1", "--epochs", "1", "--min-accuracy", "5", "--rungs", "",
        "--sampler", "tpe", "--no-progress"]  # fmt: skip
 # Five images a class: each split holds every class (a run that writes its results needs a
 # validation and test accuracy above 0).

@@ -12,7 +12,7 @@ from search_helpers import refused
 from nsearch import export, run
 from nsearch.search import SearchSettings, run_study
 
-QUICK = ["--trials", "1", "--epochs", "1", "--train-limit", "128", "--no-progress"]
+QUICK = ["--trials", "1", "--epochs", "1", "--train-limit", "128", "--rungs", "", "--no-progress"]
 
 
 def fingerprint(folder: Path) -> dict[str, str]:
@@ -27,7 +27,7 @@ def fingerprint(folder: Path) -> dict[str, str]:
 def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("saved")
     run_study(
-        SearchSettings(trials=1, epochs=1, train_limit=128, min_accuracy=5.0, timeout=None),
+        SearchSettings(trials=1, epochs=1, train_limit=128, min_accuracy=5.0, rungs="", timeout=None),
         out,
         progress=False,
     )

@@ -23,9 +23,9 @@ from nsearch.search import SearchSettings, run_study
 from nsearch.search.fingerprint import DataFingerprint, data_differences
 from nsearch.search.run_info import RunInfo
 
-QUICK = {"space": "mobilenet-uniform", "trials": 1, "epochs": 1, "min_accuracy": 5.0,
+QUICK = {"space": "mobilenet-uniform", "trials": 1, "epochs": 1, "min_accuracy": 5.0, "rungs": "",
          "timeout": None, "sampler": "tpe"}  # fmt: skip
-ARGS = ["--space", "mobilenet-uniform", "--trials", "1", "--epochs", "1", "--min-accuracy", "5",
+ARGS = ["--space", "mobilenet-uniform", "--trials", "1", "--epochs", "1", "--min-accuracy", "5", "--rungs", "",
         "--sampler", "tpe", "--no-progress"]  # fmt: skip
 
 

@@ -12,8 +12,8 @@ import pytest
 from search_helpers import QUICK, QUICK_ARGS, fingerprint, read_csv
 
 from nsearch.run import main
-from nsearch.search.promotion import next_promotion
 from nsearch.search import SearchSettings, run_study
+from nsearch.search.promotion import next_promotion
 from nsearch.search.results import TrialRecord
 from nsearch.search.selection import Selection, at_top_fidelity, best_feasible, front
 

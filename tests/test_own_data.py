@@ -21,7 +21,7 @@ from nsearch.data._folder import decode
 from nsearch.search import SearchSettings, run_study
 from nsearch.search_spaces import get_space
 
-QUICK = {"space": "mobilenet-uniform", "trials": 1, "epochs": 1, "min_accuracy": 5.0,
+QUICK = {"space": "mobilenet-uniform", "trials": 1, "epochs": 1, "min_accuracy": 5.0, "rungs": "",
          "timeout": None, "sampler": "tpe"}  # fmt: skip
 TESTS = Path(__file__).resolve().parent
 
@@ -80,7 +80,7 @@ def peak_rss_mb(folder: Path, out: Path) -> float:
         "import resource, sys\nfrom nsearch.run import main\n"
         f"code = main(['--data', 'imagefolder', '--data-dir', {str(folder)!r}, '--out', "
         f"{str(out)!r}, '--space', 'mobilenet-uniform', '--trials', '1', '--epochs', '1', "
-        "'--train-limit', '64', '--batch-size', '32', '--min-accuracy', '5', '--sampler', "
+        "'--train-limit', '64', '--batch-size', '32', '--min-accuracy', '5', '--rungs', '', '--sampler', "
         "'tpe', '--no-progress'])\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\nsys.exit(code)"
     )
@@ -222,7 +222,7 @@ def test_your_datamodule_and_module_by_import_path_with_finalize(tmp_path: Path)
     out = tmp_path / "out"
     command = [sys.executable, "-m", "nsearch.run", "--datamodule", "user_recipe:blob_data",
                "--module", "user_recipe:AdamRecipe", "--space", "mobilenet-uniform", "--trials",
-               "2", "--epochs", "2", "--min-accuracy", "5", "--sampler", "tpe", "--no-progress",
+               "2", "--epochs", "2", "--min-accuracy", "5", "--rungs", "", "--sampler", "tpe", "--no-progress",
                "--out", str(out)]  # fmt: skip
     import os
 

@@ -93,7 +93,7 @@ def test_a_dict_given_as_keyword_arguments_to_a_forward_that_takes_a_dict_names_
 def test_a_datamodule_run_is_named_after_its_datamodule(tmp_path: Path) -> None:
     from user_recipe import BlobData
 
-    settings = SearchSettings(space="mobilenet-uniform", trials=1, epochs=1, min_accuracy=5.0,
+    settings = SearchSettings(space="mobilenet-uniform", trials=1, epochs=1, min_accuracy=5.0, rungs="",
                               timeout=None, sampler="tpe",
                               datamodule="user_recipe:blob_data")  # fmt: skip
     run_study(settings, tmp_path, progress=False)

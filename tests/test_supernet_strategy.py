@@ -12,7 +12,7 @@ from nsearch import export, run
 from nsearch.search import SearchSettings, run_study
 
 TINY = {"space": "mobilenet", "strategy": "supernet", "trials": 6, "epochs": 1,
-        "train_limit": 300, "min_accuracy": 5.0, "confirm": 2, "timeout": None}  # fmt: skip
+        "train_limit": 300, "min_accuracy": 5.0, "rungs": "", "confirm": 2, "timeout": None}  # fmt: skip
 
 
 @pytest.fixture(scope="module")

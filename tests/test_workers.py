@@ -22,9 +22,9 @@ from nsearch.search.results import INTERRUPTED, finished_count
 from nsearch.search.storage import open_storage
 
 # The seeded TPE sampler: cost-tpe's queued start-up trials would run before a killed trial's retry.
-QUICK = {"space": "mobilenet-uniform", "epochs": 1, "train_limit": 128, "min_accuracy": 5.0,
+QUICK = {"space": "mobilenet-uniform", "epochs": 1, "train_limit": 128, "min_accuracy": 5.0, "rungs": "",
          "timeout": None, "sampler": "tpe"}  # fmt: skip
-RUN = [sys.executable, "-m", "nsearch.run", "--space", "mobilenet-uniform", "--min-accuracy", "5",
+RUN = [sys.executable, "-m", "nsearch.run", "--space", "mobilenet-uniform", "--min-accuracy", "5", "--rungs", "",
        "--sampler", "tpe", "--no-progress"]  # fmt: skip
 NAME = "nsearch-mobilenet-uniform-embedded-netscore"
 POSTGRES_URL = os.environ.get("NSEARCH_TEST_POSTGRES_URL")
@@ -163,7 +163,7 @@ def start_child(
     SIGINT handled as ``sigint`` however the test suite itself was launched."""
     marker = out.parent / f"{point}.reached"
     command = [sys.executable, str(CHILD), point, str(marker), "--space", "mobilenet-uniform",
-               "--min-accuracy", "5", "--sampler", "tpe", "--no-progress", "--trials", "2",
+               "--min-accuracy", "5", "--rungs", "", "--sampler", "tpe", "--no-progress", "--trials", "2",
                "--epochs", "1", "--train-limit", "128", "--out", str(out)]  # fmt: skip
     child = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

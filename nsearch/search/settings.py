@@ -139,9 +139,10 @@ class SearchSettings:
         identity=True,
     )
     min_accuracy: float = option(
-        80.0,
-        "The accuracy floor in percent: trials below it are infeasible, whatever their NetScore "
-        "(fixed for a study: its trials' values or constraints hold it).",
+        90.0,
+        "The accuracy floor in percent, judged at the last rung's fidelity (the final training's, "
+        "by default): trials below it are infeasible, whatever their NetScore (fixed for a "
+        "study: its trials' values or constraints hold it).",
         parse=percentage,
         identity=True,
     )
@@ -204,9 +205,10 @@ class SearchSettings:
         parse=image_limit,
         identity=True,
     )
-    rungs: str = option("", "Multi-fidelity: after the trials, train the best few (--promote) "
-                        "again at each fidelity EPOCHSxIMAGES ('15xall'); the front and the pick "
-                        "are decided at the highest reached.", parse=rung_schedule,
+    rungs: str = option("15xall", "Multi-fidelity: after the trials, train a few (--promote) "
+                        "again at each fidelity EPOCHSxIMAGES (15xall: the final training's 15 "
+                        "epochs on every training image); the front and the pick are decided at "
+                        "the highest reached. '' turns it off.", parse=rung_schedule,
                         identity=True)  # fmt: skip
     promote: int = option(3, "With --rungs: trials each rung promotes.", parse=positive_int)
     pruner: str = option(
