@@ -165,9 +165,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--train-limit", type=int, default=4000)
     parser.add_argument("--epoch-budget", type=int, default=60)
-    parser.add_argument("--rungs", default="15xall")
-    parser.add_argument("--promote", type=int, default=3)
-    parser.add_argument("--min-accuracy", type=float, default=80.0)
+    defaults = SearchSettings()  # nsearch's own defaults, for every method
+    parser.add_argument("--rungs", default=defaults.rungs)
+    parser.add_argument("--promote", type=int, default=defaults.promote)
+    parser.add_argument("--min-accuracy", type=float, default=defaults.min_accuracy)
     parser.add_argument("--final-epochs", type=int, default=DEFAULT_EPOCHS)
     parser.add_argument("--final-train-limit", type=int, default=None, help="Tests only.")
     parser.add_argument("--uniform", type=int, default=5, help="Hand-scaled members compared.")
