@@ -142,10 +142,7 @@ class SearchSettings:
         90.0,
         "The accuracy floor in percent, judged at the last rung's fidelity (the final training's, "
         "by default): trials below it are infeasible, whatever their NetScore (fixed for a "
-        "study: its trials' values or constraints hold it).",
-        parse=percentage,
-        identity=True,
-    )
+        "study: its trials' values or constraints hold it).", parse=percentage, identity=True)
     floor_confidence: str = option(
         "confident",
         "When a trial counts as over the floor: 'confident' when its validation accuracy's "
