@@ -56,7 +56,7 @@ def summarise(runs: list[dict[str, Any]], nets: list[dict[str, Any]],
                                  [final[n][seeds[0]]["accuracy_percent"] for n in paired]),
             "accuracy_spread_points": (max(truth.values()) - min(truth.values())) if truth
             else None,
-            "seconds_per_network": _mean_seconds([r for by in final.values()
+            "seconds_per_network": _median_seconds([r for by in final.values()
                                                   for r in by.values()]),
         },
     }  # fmt: skip
@@ -69,7 +69,7 @@ def summarise(runs: list[dict[str, Any]], nets: list[dict[str, Any]],
             "image_epochs": epochs * runs_here[0]["train_images"],
             **agreement([by_net[n]["accuracy_percent"] for n in nets_both],
                         [truth[n] for n in nets_both]),
-            "seconds_per_network": _mean_seconds(runs_here),
+            "seconds_per_network": _median_seconds(runs_here),
         })  # fmt: skip
     summary["fidelities"] = fidelities
     known = sorted(truth)
@@ -83,8 +83,10 @@ def summarise(runs: list[dict[str, Any]], nets: list[dict[str, Any]],
     return summary
 
 
-def _mean_seconds(runs: list[dict[str, Any]]) -> float | None:
-    return statistics.mean(r["seconds"] for r in runs) if runs else None
+def _median_seconds(runs: list[dict[str, Any]]) -> float | None:
+    """The median job's wall seconds: a job paused mid-run (SIGSTOP while the machine was lent to
+    CI) measures the pause too, and the median does not follow it."""
+    return statistics.median(r["seconds"] for r in runs) if runs else None
 
 
 def _supernet(run: dict[str, Any] | None, truth: dict[int, float]) -> dict[str, Any]:
@@ -120,7 +122,7 @@ def print_table(state: dict[str, Any]) -> None:
     if c.get("kendall_tau") is not None:
         print(f"Ceiling (seed vs seed): tau {c['kendall_tau']:+.2f} [{c['ci95'][0]:+.2f}, "
               f"{c['ci95'][1]:+.2f}]; spread {f['accuracy_spread_points']:.2f} points.")
-    print("\n| estimator | image-epochs | s/network | Kendall tau [95 % CI] | top-k overlap |")
+    print("\n| estimator | image-epochs | median s/network | Kendall tau [95 % CI] | top-k overlap |")
     print("|---|---:|---:|---|---:|")
     rows = [(f"{x['epochs']} x {x['train_images']}", x["image_epochs"], x["seconds_per_network"],
              x) for x in state.get("fidelities", [])]  # fmt: skip
