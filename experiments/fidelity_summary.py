@@ -122,7 +122,8 @@ def print_table(state: dict[str, Any]) -> None:
     if c.get("kendall_tau") is not None:
         print(f"Ceiling (seed vs seed): tau {c['kendall_tau']:+.2f} [{c['ci95'][0]:+.2f}, "
               f"{c['ci95'][1]:+.2f}]; spread {f['accuracy_spread_points']:.2f} points.")
-    print("\n| estimator | image-epochs | median s/network | Kendall tau [95 % CI] | top-k overlap |")
+    print("\n| estimator | image-epochs | median s/network | Kendall tau [95 % CI] "
+          "| top-k overlap |")
     print("|---|---:|---:|---|---:|")
     rows = [(f"{x['epochs']} x {x['train_images']}", x["image_epochs"], x["seconds_per_network"],
              x) for x in state.get("fidelities", [])]  # fmt: skip
