@@ -31,7 +31,9 @@ def test_trials_are_estimates_and_the_front_is_confirmed_by_training(estimated: 
     records = read_records(run.study, estimated)
     estimates = [r for r in records if r.estimate]
     confirmations = [r for r in records if r.confirms is not None]
-    assert len(estimates) == 6 and len(confirmations) == 2
+    # --confirm 2, or fewer where the estimated front has fewer members (its size depends on the
+    # supernet's numerics, which differ with the number of torch threads)
+    assert len(estimates) == 6 and 1 <= len(confirmations) <= 2
     for r in estimates:
         assert r.epochs_trained == 0 and r.checkpoint is None and r.val_images == 500  # subsample
         assert 0 <= (r.accuracy_percent or 0) <= 100 and r.macs
