@@ -58,6 +58,32 @@ def test_an_interrupted_trial_runs_again_with_its_architecture_on_resume(
     assert requeue_interrupted(result.study) == []  # resumed again: nothing to run again
 
 
+def test_ctrl_c_during_optunas_record_of_a_trial_is_an_interrupt_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Optuna 5.1 turns a KeyboardInterrupt in its ``_tell_with_warning`` into an
+    UnboundLocalError; the run reports it as Ctrl-C, and a resume runs the trial again."""
+    from optuna.study import _optimize
+
+    tell, calls = _optimize._tell_with_warning, []
+
+    def second_tell_is_interrupted(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return tell(*args, **kwargs)
+
+    monkeypatch.setattr(_optimize, "_tell_with_warning", second_tell_is_interrupted)
+    settings = SearchSettings(**{**QUICK, "train_limit": 128})  # two short trials
+    result = run_study(settings, tmp_path, progress=False)
+    assert result.interrupted
+    assert result.records[0].state == "complete" and len(result.records) == 2
+
+    monkeypatch.setattr(_optimize, "_tell_with_warning", tell)
+    result = run_study(settings, tmp_path, progress=False)
+    assert not result.interrupted and finished_count(result.study) == 2
+
+
 def interrupted_study(*, running: bool = False) -> optuna.Study:
     """A study whose trial 0 was interrupted: failed, or with ``running`` still running (its
     end never recorded)."""

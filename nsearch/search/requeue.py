@@ -21,7 +21,7 @@ from optuna.trial import FrozenTrial, TrialState
 from nsearch.search.results import INTERRUPTED, runs_again
 from nsearch.search.storage import worker_id
 
-__all__ = ["DUPLICATE", "requeue_interrupted"]
+__all__ = ["DUPLICATE", "fail_own_running", "requeue_interrupted"]
 
 DUPLICATE = "not run: another trial runs the same interrupted trial again"
 
@@ -42,7 +42,7 @@ def requeue_interrupted(study: optuna.Study) -> list[int]:
     Returns:
         The numbers of the interrupted trials enqueued now.
     """
-    _fail_own_running(study)
+    fail_own_running(study)
     trials = study.get_trials(deepcopy=False)
     again = _run_again(trials)
     chosen = [
@@ -96,7 +96,9 @@ def cancel_duplicates(study: optuna.Study, numbers: Sequence[int]) -> list[int]:
     return cancelled
 
 
-def _fail_own_running(study: optuna.Study) -> None:
+def fail_own_running(study: optuna.Study) -> None:
+    """Fail as interrupted the trials still running in storage under this very process: Ctrl-C
+    cut Optuna's record of their end short. Call it before a stop rule counts running trials."""
     me = worker_id()
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if trial.user_attrs.get("worker") != me:

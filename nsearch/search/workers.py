@@ -14,7 +14,7 @@ import torch
 
 from nsearch.search.data_setup import make_candidates
 from nsearch.search.progress import Progress
-from nsearch.search.requeue import requeue_interrupted
+from nsearch.search.requeue import fail_own_running, requeue_interrupted
 from nsearch.search.results import finished_count
 from nsearch.search.settings import SearchSettings
 from nsearch.search.stop import Deadline, EpochBudget, StopRule, TrialTotal, any_reached
@@ -45,6 +45,7 @@ def optimize(settings: SearchSettings, out: Path, storage_url: str, study_name: 
     study = create_study(settings, storage, study_name, worker=worker)
     rules = stop_rules(settings, deadline)
     fail_orphaned_trials(study)
+    fail_own_running(study)  # else TrialTotal would count them as running
     if any_reached(rules, study):
         return
     requeue_interrupted(study)  # trials Ctrl-C stopped run again first
