@@ -9,11 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from optuna.trial import TrialState
 from search_helpers import QUICK, QUICK_ARGS, fingerprint, read_csv
 
 from nsearch.run import main
 from nsearch.search import SearchSettings, run_study
-from nsearch.search.promotion import next_promotion
+from nsearch.search.promotion import LEFT_WAITING, next_promotion
 from nsearch.search.results import TrialRecord
 from nsearch.search.selection import Selection, at_top_fidelity, best_feasible, front
 
@@ -87,6 +88,19 @@ def test_promoted_trials_carry_their_fidelity_into_records_csvs_and_report(tmp_p
     args = [*QUICK_ARGS, "--trials", "3", "--rungs", "2x768,3x768", "--out", str(tmp_path)]
     assert main(args) == 2
     assert fingerprint(tmp_path) == before
+
+
+def test_promotion_trains_its_own_choice_not_what_the_first_rung_left_queued(
+    tmp_path: Path,
+) -> None:
+    # cost-tpe queues a 5-network start; a 2-trial first rung leaves 3 of them waiting
+    settings = SearchSettings(**{**RUNGS, "sampler": "cost-tpe", "trials": 2, "promote": 1})
+    result = run_study(settings, tmp_path, progress=False)
+    top = [r for r in result.records if r.fidelity == "2x768"]
+    assert len(top) == 1 and top[0].promotes in {r.trial for r in result.records[:2]}
+    left = [t for t in result.study.trials if t.user_attrs.get("status") == LEFT_WAITING]
+    assert [(t.number, t.state) for t in left] == [(n, TrialState.FAIL) for n in (2, 3, 4)]
+    assert [r.trial for r in result.records] == [0, 1, 5]  # the cancelled have no record
 
 
 def test_a_bad_rung_schedule_is_one_sentence(capsys: pytest.CaptureFixture[str]) -> None:

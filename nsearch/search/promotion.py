@@ -30,7 +30,8 @@ import optuna
 
 from nsearch.search.candidates import Candidates
 from nsearch.search.options import parse_rungs
-from nsearch.search.results import TrialRecord, read_records
+from nsearch.search.requeue import cancel_waiting
+from nsearch.search.results import NOT_RUN, TrialRecord, read_records
 from nsearch.search.selection import Selection, front, is_feasible
 from nsearch.search.settings import SearchSettings
 from nsearch.search.trial import TrialObjective
@@ -38,6 +39,8 @@ from nsearch.search.trial import TrialObjective
 __all__ = ["next_promotion", "promote"]
 
 log = logging.getLogger(__name__)
+
+LEFT_WAITING = NOT_RUN + "still waiting when the search went on to promote"
 
 
 def next_promotion(below: Sequence[TrialRecord], promoted: Mapping[int, TrialRecord],
@@ -99,6 +102,9 @@ def promote(study: optuna.Study, settings: SearchSettings, out: Path, candidates
             chosen = next_promotion(below, promoted, settings.selection, settings.promote)
             if chosen is None:
                 break
+            # what rung 1 left queued (the cost-spread start, when a budget or deadline ended
+            # it first; a promotion Ctrl-C stopped before it ran) would run in its place
+            cancel_waiting(study, LEFT_WAITING)
             study.enqueue_trial(dict(chosen.architecture), user_attrs={"promotes": chosen.trial})
             before = len(study.trials)
             study.optimize(objective, n_trials=1, catch=(FloatingPointError,))

@@ -18,12 +18,12 @@ from collections.abc import Iterable, Sequence
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from nsearch.search.results import INTERRUPTED, runs_again
+from nsearch.search.results import INTERRUPTED, NOT_RUN, runs_again
 from nsearch.search.storage import worker_id
 
-__all__ = ["DUPLICATE", "fail_own_running", "requeue_interrupted"]
+__all__ = ["DUPLICATE", "cancel_waiting", "fail_own_running", "requeue_interrupted"]
 
-DUPLICATE = "not run: another trial runs the same interrupted trial again"
+DUPLICATE = NOT_RUN + "another trial runs the same interrupted trial again"
 
 
 def requeue_interrupted(study: optuna.Study) -> list[int]:
@@ -84,16 +84,33 @@ def cancel_duplicates(study: optuna.Study, numbers: Sequence[int]) -> list[int]:
         reruns = [t for t in trials if t.user_attrs.get("reruns") == number
                   and t.user_attrs.get("status") != DUPLICATE]  # fmt: skip
         for trial in sorted(reruns, key=lambda t: t.number)[1:]:
-            if trial.state != TrialState.WAITING:
-                continue
-            # Optuna has no public call for this; `fail_orphaned_trials` does the same.
-            storage = study._storage
-            if not storage.set_trial_state_values(trial._trial_id, state=TrialState.RUNNING):
-                continue  # a worker started it first
-            storage.set_trial_user_attr(trial._trial_id, "status", DUPLICATE)
-            storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
-            cancelled.append(trial.number)
+            if trial.state == TrialState.WAITING and _cancel(study, trial, DUPLICATE):
+                cancelled.append(trial.number)
     return cancelled
+
+
+def cancel_waiting(study: optuna.Study, status: str) -> list[int]:
+    """Cancel every trial still waiting to run, with ``status`` (which starts with
+    :data:`~nsearch.search.results.NOT_RUN`): a stage that enqueues its own trials and runs them
+    one by one (promotion) must run those, not what an earlier stage left in the queue.
+
+    Returns:
+        The numbers of the trials cancelled.
+    """
+    waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+    return [t.number for t in waiting if _cancel(study, t, status)]
+
+
+def _cancel(study: optuna.Study, trial: FrozenTrial, status: str) -> bool:
+    """Claim a waiting trial as Optuna's workers claim one (waiting to running, which one
+    process alone can do), then fail it with ``status``; False where a worker started it first.
+    Optuna has no public call for this; ``fail_orphaned_trials`` does the same."""
+    storage = study._storage
+    if not storage.set_trial_state_values(trial._trial_id, state=TrialState.RUNNING):
+        return False
+    storage.set_trial_user_attr(trial._trial_id, "status", status)
+    storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+    return True
 
 
 def fail_own_running(study: optuna.Study) -> None:

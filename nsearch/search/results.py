@@ -22,7 +22,7 @@ from optuna.trial import TrialState
 from nsearch.core.metrics import Measured, information_density, netscore_or_inf
 
 __all__ = [
-    "INTERRUPTED", "STOPPED", "TEST_FILE", "Measured", "TrialRecord", "read_records",
+    "INTERRUPTED", "NOT_RUN", "STOPPED", "TEST_FILE", "Measured", "TrialRecord", "read_records",
     "runs_again", "store", "write_test_result",
 ]  # fmt: skip
 
@@ -32,6 +32,9 @@ INTERRUPTED = "interrupted"
 # The start of the status of a trial whose error stopped the run (bad data met while training,
 # say); it too is run again when the run resumes.
 STOPPED = "stopped the run: "
+# The start of the status of a trial that was enqueued but never run (cancelled while waiting):
+# it has no record, and is neither counted nor run again.
+NOT_RUN = "not run: "
 
 
 def runs_again(status: str) -> bool:
