@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from optuna.trial import FrozenTrial, TrialState
 
 from nsearch.search.candidates import Candidates
 from nsearch.search.options import parse_rungs
@@ -75,6 +76,16 @@ def next_promotion(below: Sequence[TrialRecord], promoted: Mapping[int, TrialRec
     return None
 
 
+def _is_promotion(trial: FrozenTrial) -> bool:
+    return trial.user_attrs.get("promotes") is not None
+
+
+def _queued(study: optuna.Study, number: int) -> bool:
+    """Whether a promotion of trial ``number`` is waiting to run already."""
+    waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+    return any(t.user_attrs.get("promotes") == number for t in waiting)
+
+
 def promote(study: optuna.Study, settings: SearchSettings, out: Path, candidates: Candidates,
             datamodule: Any = None, module: Any = None) -> list[int]:  # fmt: skip
     """Train the promotions of every rung of ``settings.rungs`` that are not trained yet.
@@ -102,10 +113,13 @@ def promote(study: optuna.Study, settings: SearchSettings, out: Path, candidates
             chosen = next_promotion(below, promoted, settings.selection, settings.promote)
             if chosen is None:
                 break
-            # what rung 1 left queued (the cost-spread start, when a budget or deadline ended
-            # it first; a promotion Ctrl-C stopped before it ran) would run in its place
-            cancel_waiting(study, LEFT_WAITING)
-            study.enqueue_trial(dict(chosen.architecture), user_attrs={"promotes": chosen.trial})
+            # What the first rung left queued (its cost-spread start, cut short by a budget or
+            # a deadline) would run in this promotion's place. Promotions stay queued: another
+            # machine's, or this one's own where Ctrl-C stopped the run before it started.
+            cancel_waiting(study, LEFT_WAITING, keep=_is_promotion)
+            if not _queued(study, chosen.trial):
+                study.enqueue_trial(dict(chosen.architecture),
+                                    user_attrs={"promotes": chosen.trial})  # fmt: skip
             before = len(study.trials)
             study.optimize(objective, n_trials=1, catch=(FloatingPointError,))
             trained += [t.number for t in study.trials[before:]]

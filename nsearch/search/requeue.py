@@ -13,7 +13,7 @@ cancelled (failed with the status :data:`DUPLICATE`, never run, never counted).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -89,16 +89,18 @@ def cancel_duplicates(study: optuna.Study, numbers: Sequence[int]) -> list[int]:
     return cancelled
 
 
-def cancel_waiting(study: optuna.Study, status: str) -> list[int]:
-    """Cancel every trial still waiting to run, with ``status`` (which starts with
-    :data:`~nsearch.search.results.NOT_RUN`): a stage that enqueues its own trials and runs them
-    one by one (promotion) must run those, not what an earlier stage left in the queue.
+def cancel_waiting(
+    study: optuna.Study, status: str, keep: Callable[[FrozenTrial], bool] = lambda trial: False
+) -> list[int]:
+    """Cancel the trials still waiting to run, but those ``keep`` names, with ``status`` (which
+    starts with :data:`~nsearch.search.results.NOT_RUN`): a stage that enqueues its own trials
+    and runs them one by one (promotion) must run those, not what an earlier stage left queued.
 
     Returns:
         The numbers of the trials cancelled.
     """
     waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
-    return [t.number for t in waiting if _cancel(study, t, status)]
+    return [t.number for t in waiting if not keep(t) and _cancel(study, t, status)]
 
 
 def _cancel(study: optuna.Study, trial: FrozenTrial, status: str) -> bool:
