@@ -1,7 +1,7 @@
 """Fail if any modules of a package import each other in a circle.
 
 Counts every import grimp finds: module level, inside functions, and under ``TYPE_CHECKING``.
-Run where ``import nsearch`` finds the installed (not editable) package: ``.ci/lint-imports``.
+Run from the repository's root (``.ci/lint-imports``).
 
     python check_cycles.py nsearch
 """
