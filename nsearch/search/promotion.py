@@ -31,7 +31,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from nsearch.search.candidates import Candidates
 from nsearch.search.options import parse_rungs
-from nsearch.search.requeue import cancel_waiting
+from nsearch.search.requeue import cancel_waiting, ctrl_c_as_interrupt
 from nsearch.search.results import NOT_RUN, TrialRecord, read_records
 from nsearch.search.selection import Selection, front, is_feasible
 from nsearch.search.settings import SearchSettings
@@ -121,7 +121,8 @@ def promote(study: optuna.Study, settings: SearchSettings, out: Path, candidates
                 study.enqueue_trial(dict(chosen.architecture),
                                     user_attrs={"promotes": chosen.trial})  # fmt: skip
             before = len(study.trials)
-            study.optimize(objective, n_trials=1, catch=(FloatingPointError,))
+            with ctrl_c_as_interrupt():
+                study.optimize(objective, n_trials=1, catch=(FloatingPointError,))
             trained += [t.number for t in study.trials[before:]]
             log.info("Promoted trial %d to %s.", chosen.trial, label)
     return trained

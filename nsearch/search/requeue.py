@@ -13,7 +13,7 @@ cancelled (failed with the status :data:`DUPLICATE`, never run, never counted).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -21,7 +21,9 @@ from optuna.trial import FrozenTrial, TrialState
 from nsearch.search.results import INTERRUPTED, NOT_RUN, runs_again
 from nsearch.search.storage import worker_id
 
-__all__ = ["DUPLICATE", "cancel_waiting", "fail_own_running", "requeue_interrupted"]
+__all__ = [
+    "DUPLICATE", "cancel_waiting", "ctrl_c_as_interrupt", "fail_own_running", "requeue_interrupted",
+]  # fmt: skip
 
 DUPLICATE = NOT_RUN + "another trial runs the same interrupted trial again"
 
@@ -113,6 +115,19 @@ def _cancel(study: optuna.Study, trial: FrozenTrial, status: str) -> bool:
     storage.set_trial_user_attr(trial._trial_id, "status", status)
     storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
     return True
+
+
+@contextlib.contextmanager
+def ctrl_c_as_interrupt() -> Iterator[None]:
+    """Around ``study.optimize``: Ctrl-C while Optuna 5.1 stores a finished trial surfaces from
+    its ``_run_trial`` as an UnboundLocalError (its ``finally`` reads a name that the interrupted
+    write never set); raise it as the KeyboardInterrupt it was."""
+    try:
+        yield
+    except UnboundLocalError as error:
+        if isinstance(error.__context__, KeyboardInterrupt):
+            raise KeyboardInterrupt from error
+        raise
 
 
 def fail_own_running(study: optuna.Study) -> None:

@@ -209,12 +209,6 @@ def run_study(
         promote(study, settings, out, candidates, datamodule, module)
     except KeyboardInterrupt:
         interrupted = True
-    except UnboundLocalError as error:
-        # Optuna 5.1's _run_trial: Ctrl-C while it stores a finished trial surfaces as an
-        # UnboundLocalError (its ``finally`` reads a name the interrupted write never set).
-        if not isinstance(error.__context__, KeyboardInterrupt):
-            raise
-        interrupted = True
     written = outputs.write_results(out, info, study, test_batches(candidates.data))
     return StudyResult(study, written.records, written.front, written.best, out, settings,
                        interrupted)  # fmt: skip

@@ -23,6 +23,7 @@ from nsearch.search import objectives
 from nsearch.search.candidates import Candidates
 from nsearch.search.objectives import Epoch
 from nsearch.search.plan import TrialPlan
+from nsearch.search.requeue import ctrl_c_as_interrupt
 from nsearch.search.results import TrialRecord, read_records, store
 from nsearch.search.selection import Selection, front, is_feasible
 from nsearch.search.trial import TrialObjective
@@ -152,8 +153,9 @@ def confirm(study: optuna.Study, plan: TrialPlan, candidates: Candidates, out: P
         study.enqueue_trial(dict(record.architecture), user_attrs={"confirms": record.trial})
     before = len(study.trials)
     if chosen:
-        study.optimize(TrialObjective(plan, candidates, out), n_trials=len(chosen),
-                       catch=(FloatingPointError,))  # fmt: skip
+        with ctrl_c_as_interrupt():
+            study.optimize(TrialObjective(plan, candidates, out), n_trials=len(chosen),
+                           catch=(FloatingPointError,))  # fmt: skip
     trained = [t.number for t in study.trials[before:]]
     for number, record in zip(trained, chosen):
         log.info("Trial %d confirmed the estimate of trial %d.", number, record.trial)

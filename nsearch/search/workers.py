@@ -14,7 +14,7 @@ import torch
 
 from nsearch.search.data_setup import make_candidates
 from nsearch.search.progress import Progress
-from nsearch.search.requeue import fail_own_running, requeue_interrupted
+from nsearch.search.requeue import ctrl_c_as_interrupt, fail_own_running, requeue_interrupted
 from nsearch.search.results import finished_count
 from nsearch.search.settings import SearchSettings
 from nsearch.search.stop import Deadline, EpochBudget, StopRule, TrialTotal, any_reached
@@ -52,7 +52,8 @@ def optimize(settings: SearchSettings, out: Path, storage_url: str, study_name: 
     callbacks: list[Any] = [lambda study, trial: fail_orphaned_trials(study), *rules]
     if progress is not None:
         callbacks.append(progress)
-    study.optimize(objective, catch=(FloatingPointError,), callbacks=callbacks)
+    with ctrl_c_as_interrupt():
+        study.optimize(objective, catch=(FloatingPointError,), callbacks=callbacks)
 
 
 def _worker_main(settings: SearchSettings, out: Path, storage_url: str, study_name: str,
